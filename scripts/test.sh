@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, compiles, and runs every test with Node's test runner.
+# GANTRY_TEST_FILTER=substring limits the run to matching test files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npx tsc -p .
+mapfile -t files < <(find dist/test -name '*.test.js' | sort | grep -- "${GANTRY_TEST_FILTER:-}")
+exec node --test --test-concurrency=2 "${files[@]}"
