@@ -1,0 +1,137 @@
+/**
+ * One copy loop for every place images live (the store, a registry repository, an OCI layout, a
+ * docker archive): each is an ImageSource and/or ImageSink, and push, pull, save and load are all
+ * `copyImage`. Children are copied before their parents — blobs, then manifests, then an index — so a
+ * sink never holds a manifest whose content is missing, and a tagged index appears only after every
+ * platform's image is complete.
+ */
+import { sha256, type Digest } from '../util/digest.js';
+import { concurrencyLimiter } from '../util/concurrency.js';
+import { GantryError } from '../util/errors.js';
+import { formatPlatform, platformMatches } from './platform.js';
+import { isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './types.js';
+
+export type BlobStream = AsyncIterable<Uint8Array>;
+
+export interface ImageSource {
+  /** For messages, e.g. "registry localhost:5000/app" or "oci layout out/". */
+  readonly description: string;
+  /** Raw bytes of a manifest or index, by digest. */
+  getManifest(descriptor: Descriptor): Promise<Uint8Array>;
+  openBlob(descriptor: Descriptor): Promise<BlobStream>;
+}
+
+export interface ImageSink {
+  readonly description: string;
+  hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /** Stores a blob, verifying its digest and size; nothing partial is left on failure. */
+  putBlob(descriptor: Descriptor, open: () => Promise<BlobStream>): Promise<void>;
+  hasManifest(descriptor: Descriptor): Promise<boolean>;
+  /** Stores a manifest or index by digest, and under `tag` when given. */
+  putManifest(descriptor: Descriptor, bytes: Uint8Array, tag?: string): Promise<void>;
+}
+
+export interface CopyProgress {
+  onBlob?(descriptor: Descriptor, state: 'exists' | 'copied'): void;
+  onManifest?(descriptor: Descriptor): void;
+}
+
+export interface CopyOptions extends CopyProgress {
+  /** Copy only these platforms of an index (the copied index lists only them). */
+  platforms?: Platform[];
+  /** Blobs in flight at once. */
+  concurrency?: number;
+  /** Tag the root under this name in the sink, after everything else is in place. */
+  tag?: string;
+}
+
+/** Copies the image (manifest or index) `root` and returns the root descriptor written to the sink. */
+export async function copyImage(source: ImageSource, sink: ImageSink, root: Descriptor, options: CopyOptions = {}): Promise<Descriptor> {
+  const copier = new Copier(source, sink, options);
+  return copier.copyRoot(root);
+}
+
+class Copier {
+  private readonly blobsDone = new Map<Digest, Promise<void>>();
+  private readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
+
+  constructor(
+    private readonly source: ImageSource,
+    private readonly sink: ImageSink,
+    private readonly options: CopyOptions,
+  ) {
+    this.limit = concurrencyLimiter(options.concurrency ?? 4);
+  }
+
+  async copyRoot(root: Descriptor): Promise<Descriptor> {
+    const bytes = await this.source.getManifest(root);
+    if (!isIndexMediaType(root.mediaType) || !this.options.platforms) {
+      await this.copyManifestTree(root, bytes);
+      await this.sink.putManifest(root, bytes, this.options.tag);
+      this.options.onManifest?.(root);
+      return root;
+    }
+    const index = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex;
+    const wanted = this.options.platforms;
+    const kept = index.manifests.filter((m) => m.platform && wanted.some((p) => platformMatches(p, m.platform as Platform)));
+    const missing = wanted.filter((p) => !index.manifests.some((m) => m.platform && platformMatches(p, m.platform)));
+    if (missing.length > 0) {
+      const has = index.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform as Platform));
+      throw new GantryError(`${this.source.description} has no image for ${missing.map(formatPlatform).join(', ')}`, {
+        hint: `it has: ${has.join(', ') || 'no platform-specific images'}`,
+      });
+    }
+    if (kept.length === index.manifests.length) {
+      await this.copyManifestTree(root, bytes);
+      await this.sink.putManifest(root, bytes, this.options.tag);
+      this.options.onManifest?.(root);
+      return root;
+    }
+    const filtered: ImageIndex = { ...index, manifests: kept };
+    const filteredBytes = Buffer.from(JSON.stringify(filtered));
+    const filteredRoot: Descriptor = { mediaType: root.mediaType, digest: sha256(filteredBytes), size: filteredBytes.length };
+    await this.copyManifestTree(filteredRoot, filteredBytes);
+    await this.sink.putManifest(filteredRoot, filteredBytes, this.options.tag);
+    this.options.onManifest?.(filteredRoot);
+    return filteredRoot;
+  }
+
+  /** Copies everything a manifest or index refers to (not the document itself). */
+  private async copyManifestTree(descriptor: Descriptor, bytes: Uint8Array): Promise<void> {
+    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex | ImageManifest;
+    if ('manifests' in doc && Array.isArray(doc.manifests)) {
+      // Children one by one: each child completes (blobs, then its manifest) before the index is written.
+      await Promise.all(
+        doc.manifests.map(async (child) => {
+          if (await this.sink.hasManifest(child)) return;
+          const childBytes = await this.source.getManifest(child);
+          await this.copyManifestTree(child, childBytes);
+          await this.sink.putManifest(child, childBytes);
+          this.options.onManifest?.(child);
+        }),
+      );
+      return;
+    }
+    const manifest = doc as ImageManifest;
+    if (!manifest.config || !Array.isArray(manifest.layers)) {
+      throw new GantryError(`${this.source.description}: ${descriptor.digest} is neither an image manifest nor an index`);
+    }
+    await Promise.all([manifest.config, ...manifest.layers].map((blob) => this.copyBlob(blob)));
+  }
+
+  private copyBlob(descriptor: Descriptor): Promise<void> {
+    let done = this.blobsDone.get(descriptor.digest);
+    if (!done) {
+      done = this.limit(async () => {
+        if (await this.sink.hasBlob(descriptor)) {
+          this.options.onBlob?.(descriptor, 'exists');
+          return;
+        }
+        await this.sink.putBlob(descriptor, () => this.source.openBlob(descriptor));
+        this.options.onBlob?.(descriptor, 'copied');
+      });
+      this.blobsDone.set(descriptor.digest, done);
+    }
+    return done;
+  }
+}

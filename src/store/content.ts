@@ -1,0 +1,204 @@
+/**
+ * Content-addressed blob storage in an OCI image layout (`blobs/sha256/<hex>`). Blobs are only ever
+ * created by ingest: bytes go to a temp file under `ingest/`, are hashed while written, verified
+ * against the expected digest and size, fsynced, then renamed into place. A reader therefore sees a
+ * whole, verified blob or none; a killed writer leaves only a temp file that `prune` removes.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { GantryError, errnoCode } from '../util/errors.js';
+import { digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface ExpectedBlob {
+  digest: Digest;
+  size?: number;
+}
+
+/** A blob being written; `commit` verifies and publishes it, `abort` throws it away. */
+export interface BlobWriter {
+  /** Bytes written so far (a resumed download continues from here). */
+  readonly offset: number;
+  write(chunk: Uint8Array): Promise<void>;
+  commit(expected?: ExpectedBlob): Promise<BlobInfo>;
+  abort(): Promise<void>;
+}
+
+export class ContentStore {
+  readonly blobsDir: string;
+  readonly ingestDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs', 'sha256');
+    this.ingestDir = join(root, 'ingest');
+  }
+
+  blobPath(digest: Digest): string {
+    return join(this.blobsDir, digestHex(digest));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await this.info(digest)) !== undefined;
+  }
+
+  async info(digest: Digest): Promise<BlobInfo | undefined> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      return { digest, size: st.size };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async readBytes(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw missingBlob(digest);
+      throw err;
+    }
+  }
+
+  async readJson<T>(digest: Digest): Promise<T> {
+    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
+  }
+
+  async openRead(digest: Digest, start = 0): Promise<ReadStream> {
+    const path = this.blobPath(digest);
+    if (!(await this.has(digest))) throw missingBlob(digest);
+    return createReadStream(path, { start });
+  }
+
+  /** Stores `data`; when `expected` is given the bytes must match it. */
+  async writeBytes(data: Uint8Array | string, expected?: ExpectedBlob): Promise<BlobInfo> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const digest = sha256(bytes);
+    if (expected) verify(expected, digest, bytes.length);
+    if (await this.has(digest)) return { digest, size: bytes.length };
+    const writer = await this.writer();
+    await writer.write(bytes);
+    return writer.commit({ digest, size: bytes.length });
+  }
+
+  async writeJson(value: unknown, expected?: ExpectedBlob): Promise<BlobInfo> {
+    return this.writeBytes(JSON.stringify(value), expected);
+  }
+
+  /** Stores a stream; the digest is computed while writing. */
+  async ingest(source: AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo> {
+    const writer = await this.writer();
+    try {
+      for await (const chunk of source) await writer.write(chunk);
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    return writer.commit(expected);
+  }
+
+  async writer(): Promise<BlobWriter> {
+    await mkdir(this.ingestDir, { recursive: true });
+    const tempPath = join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const handle = await open(tempPath, 'wx', 0o644);
+    return new TempBlobWriter(this, handle, tempPath);
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async list(): Promise<Digest[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.blobsDir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    return names.map((name) => `sha256:${name}`).filter(isDigest);
+  }
+
+  /** Publishes a verified temp file; used by TempBlobWriter. */
+  async publish(tempPath: string, digest: Digest): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await rename(tempPath, this.blobPath(digest));
+  }
+}
+
+class TempBlobWriter implements BlobWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private written = 0;
+  private done = false;
+
+  constructor(
+    private readonly store: ContentStore,
+    private readonly handle: FileHandle,
+    private readonly tempPath: string,
+  ) {}
+
+  get offset(): number {
+    return this.written;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new Error('write after commit/abort');
+    this.hash.update(chunk);
+    let position = 0;
+    while (position < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, position, chunk.length - position);
+      position += bytesWritten;
+    }
+    this.written += chunk.length;
+  }
+
+  async commit(expected?: ExpectedBlob): Promise<BlobInfo> {
+    if (this.done) throw new Error('commit after commit/abort');
+    this.done = true;
+    const digest = hashToDigest(this.hash);
+    try {
+      if (expected) verify(expected, digest, this.written);
+      await this.handle.sync();
+      await this.handle.close();
+      await this.store.publish(this.tempPath, digest);
+    } catch (err) {
+      await this.handle.close().catch(() => undefined);
+      await rm(this.tempPath, { force: true });
+      throw err;
+    }
+    return { digest, size: this.written };
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.handle.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+function verify(expected: ExpectedBlob, actual: Digest, size: number): void {
+  if (expected.size !== undefined && expected.size !== size) {
+    throw new GantryError(`blob ${expected.digest}: expected ${expected.size} bytes, got ${size}`, {
+      hint: 'the data was truncated or altered in transit; nothing was stored',
+    });
+  }
+  if (expected.digest !== actual) {
+    throw new GantryError(`blob digest mismatch: expected ${expected.digest}, got ${actual}`, {
+      hint: 'the data was altered in transit or at its source; nothing was stored',
+    });
+  }
+}
+
+function missingBlob(digest: Digest): GantryError {
+  return new GantryError(`blob ${digest} is not in the store`, {
+    hint: 'the store may have been pruned while this image was referenced elsewhere; pull or rebuild the image',
+  });
+}
