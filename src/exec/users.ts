@@ -1,0 +1,104 @@
+/**
+ * Resolves a Dockerfile USER / --chown value ("name", "uid", "name:group", "uid:gid") against the
+ * /etc/passwd and /etc/group of a root filesystem, with Docker's rules: a numeric user needs no
+ * passwd entry; a name must exist; the primary group defaults to the passwd entry's (0 without one);
+ * supplementary groups come from /etc/group membership.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolveInRoot } from '../util/scoped-path.js';
+import { errnoCode, GantryError } from '../util/errors.js';
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+    .map((line) => line.split(':'))
+    .filter((f) => f.length >= 4 && /^\d+$/.test(f[2]) && /^\d+$/.test(f[3]))
+    .map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' }));
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+    .map((line) => line.split(':'))
+    .filter((f) => f.length >= 3 && /^\d+$/.test(f[2]))
+    .map((f) => ({ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+}
+
+async function readEtc(rootfs: string, file: string): Promise<string> {
+  try {
+    return await readFile(await resolveInRoot(rootfs, `/etc/${file}`), 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return '';
+    throw err;
+  }
+}
+
+const MAX_ID = 2 ** 32 - 2;
+
+function parseId(text: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const id = Number(text);
+  return id <= MAX_ID ? id : undefined;
+}
+
+/**
+ * `spec` is "user", "user:group" or empty (root). `withSupplementary` adds /etc/group memberships,
+ * as for RUN; --chown needs only uid/gid.
+ */
+export async function resolveUser(rootfs: string, spec: string, withSupplementary = true): Promise<ResolvedUser> {
+  const [userPart, groupPart] = splitUserSpec(spec);
+  if (userPart === '' && groupPart === undefined) return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
+  const passwd = parsePasswd(await readEtc(rootfs, 'passwd'));
+  const numericUid = parseId(userPart);
+  const entry = numericUid !== undefined ? passwd.find((p) => p.uid === numericUid) : passwd.find((p) => p.name === userPart);
+  if (!entry && numericUid === undefined) {
+    throw new GantryError(`unable to find user ${userPart}: no matching entries in passwd file`, {
+      hint: `create the user in an earlier step (e.g. RUN adduser -D ${userPart}) or use a numeric uid`,
+    });
+  }
+  const uid = entry?.uid ?? (numericUid as number);
+  let gid = entry?.gid ?? 0;
+  const groups = groupPart !== undefined || withSupplementary ? parseGroup(await readEtc(rootfs, 'group')) : [];
+  if (groupPart !== undefined && groupPart !== '') {
+    const numericGid = parseId(groupPart);
+    const group = numericGid !== undefined ? undefined : groups.find((g) => g.name === groupPart);
+    if (numericGid === undefined && !group) {
+      throw new GantryError(`unable to find group ${groupPart}: no matching entries in group file`, {
+        hint: `create the group in an earlier step (e.g. RUN addgroup ${groupPart}) or use a numeric gid`,
+      });
+    }
+    gid = numericGid ?? (group as GroupEntry).gid;
+  }
+  const additionalGids = withSupplementary && entry && groupPart === undefined
+    ? [...new Set(groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid))]
+    : [];
+  return { uid, gid, additionalGids, home: entry?.home ?? '/' };
+}
+
+function splitUserSpec(spec: string): [string, string | undefined] {
+  const trimmed = spec.trim();
+  const colon = trimmed.indexOf(':');
+  return colon < 0 ? [trimmed, undefined] : [trimmed.slice(0, colon), trimmed.slice(colon + 1)];
+}

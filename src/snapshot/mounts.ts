@@ -1,0 +1,52 @@
+/**
+ * Kernel mounts for snapshots, through util-linux mount(8)/umount(8). Mount points carry our pid in
+ * their name so that a later gantry process can unmount what a killed one left mounted.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { GantryError } from '../util/errors.js';
+
+export function runTool(command: string, args: string[], cwd?: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', (err) => reject(new GantryError(`could not run ${command}: ${err.message}`, { cause: err })));
+    child.on('close', (code) => resolve({ code: code ?? 1, stderr: stderr.trim() }));
+  });
+}
+
+/**
+ * Mounts an overlay. Layer paths are given relative to `cwd` to keep the option string short: the
+ * kernel limits mount options to one page, which bounds how many lower layers fit.
+ */
+export async function mountOverlay(target: string, lowerDirs: string[], upperDir: string, workDir: string, cwd: string): Promise<void> {
+  const options = [`lowerdir=${lowerDirs.join(':')}`, `upperdir=${upperDir}`, `workdir=${workDir}`, 'index=off', 'redirect_dir=off'];
+  const optionString = options.join(',');
+  if (optionString.length > 4000) {
+    throw new GantryError(`this image has too many layers (${lowerDirs.length}) for one overlay mount`, {
+      hint: 'squash some layers, or use the copy snapshotter (GANTRY_SNAPSHOTTER=native)',
+    });
+  }
+  const { code, stderr } = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', optionString, target], cwd);
+  if (code !== 0) throw new GantryError(`overlay mount failed: ${stderr}`, { hint: 'the kernel must allow overlay mounts here; GANTRY_SNAPSHOTTER=native uses copies instead' });
+}
+
+export async function unmount(target: string): Promise<void> {
+  const { code, stderr } = await runTool('umount', [target]);
+  if (code === 0) return;
+  // Busy (a process still inside): detach it so the next step is not blocked; the kernel frees it later.
+  const lazy = await runTool('umount', ['-l', target]);
+  if (lazy.code !== 0) throw new GantryError(`could not unmount ${target}: ${stderr}`);
+}
+
+/** Mount points under `prefix`, from /proc/self/mountinfo. */
+export async function mountsUnder(prefix: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point): point is string => point !== undefined)
+    .map((point) => point.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((point) => point.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
+}

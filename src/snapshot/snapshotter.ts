@@ -1,0 +1,276 @@
+/**
+ * Snapshots of root filesystems, keyed by layer chain ID (containerd-style Prepare/Commit/Mount).
+ *
+ * overlayfs: each committed snapshot holds only its layer's changes (overlay format: whiteouts are
+ * 0/0 char devices, opaque dirs carry trusted.overlay.opaque); a writable snapshot is an empty upper
+ * dir mounted over its parents, and its upper dir is the next layer's content, so committing never
+ * copies. native: each snapshot is a full copy of its parent plus changes, found by a tree diff; used
+ * where overlay cannot be mounted.
+ *
+ * Layout under <store>/snapshots/<driver>/:
+ *   committed/<id>/{fs,work,parent}   by-chain/<chain hex> → ../committed/<id>
+ *   active/<pid>-<rand>/...            mnt/<pid>-<rand>/   (owned by a live process, or stale)
+ */
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, type Digest } from '../util/digest.js';
+import { errnoCode, GantryError } from '../util/errors.js';
+import { ownerIsDead } from '../util/process.js';
+import { mountOverlay, mountsUnder, runTool, unmount } from './mounts.js';
+
+export type SnapshotterName = 'overlayfs' | 'native';
+
+/** What a writable snapshot changed, in the form the layer diff needs. */
+export type SnapshotChanges =
+  | { kind: 'overlay-upper'; upperDir: string }
+  | { kind: 'tree'; lowerDir: string | undefined; upperDir: string };
+
+export interface ActiveSnapshot {
+  /** Directory a layer tar is unpacked into (no mount needed), with the unpack mode it needs. */
+  readonly unpackDir: string;
+  readonly unpackMode: 'overlay' | 'merged';
+  /** Mounts the full root filesystem and returns its path. */
+  mount(): Promise<string>;
+  unmount(): Promise<void>;
+  changes(): SnapshotChanges;
+  /** Publishes this snapshot as the one for `chainId`; if another process got there first, theirs is kept. */
+  commit(chainId: Digest): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export class Snapshotter {
+  private readonly committedDir: string;
+  private readonly byChainDir: string;
+  private readonly activeDir: string;
+  private readonly mntDir: string;
+  private readonly parentCache = new Map<string, string | undefined>();
+
+  private constructor(
+    readonly name: SnapshotterName,
+    base: string,
+  ) {
+    this.committedDir = join(base, 'committed');
+    this.byChainDir = join(base, 'by-chain');
+    this.activeDir = join(base, 'active');
+    this.mntDir = join(base, 'mnt');
+  }
+
+  /** Opens the snapshotter `preferred` names, or the best one this machine supports. */
+  static async open(snapshotsDir: string, preferred?: SnapshotterName): Promise<Snapshotter> {
+    const name = preferred ?? ((await overlayWorks(snapshotsDir)) ? 'overlayfs' : 'native');
+    const snapshotter = new Snapshotter(name, join(snapshotsDir, name));
+    await Promise.all([snapshotter.committedDir, snapshotter.byChainDir, snapshotter.activeDir, snapshotter.mntDir].map((d) => mkdir(d, { recursive: true })));
+    return snapshotter;
+  }
+
+  /** The committed snapshot id for a chain, if present. */
+  async lookup(chainId: Digest): Promise<string | undefined> {
+    try {
+      const target = await readlink(join(this.byChainDir, digestHex(chainId)));
+      return target.split('/').pop();
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async prepare(parentChainId: Digest | undefined): Promise<ActiveSnapshot> {
+    const parentId = parentChainId ? await this.lookup(parentChainId) : undefined;
+    if (parentChainId && !parentId) throw new Error(`snapshot for ${parentChainId} is missing`);
+    const activeName = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const dir = join(this.activeDir, activeName);
+    await mkdir(join(dir, 'fs'), { recursive: true });
+    await mkdir(join(dir, 'work'));
+    await writeFile(join(dir, 'parent'), parentId ?? '');
+    if (this.name === 'native' && parentId) {
+      await copyTree(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'));
+    }
+    const lowers = this.name === 'overlayfs' && parentId ? await this.chainIds(parentId) : [];
+    return new Active(this, activeName, dir, parentId, lowers);
+  }
+
+  /** Snapshot ids from `id` down to the bottom layer. */
+  private async chainIds(id: string): Promise<string[]> {
+    const ids: string[] = [];
+    let current: string | undefined = id;
+    while (current) {
+      ids.push(current);
+      current = await this.parentOf(current);
+    }
+    return ids;
+  }
+
+  private async parentOf(id: string): Promise<string | undefined> {
+    if (!this.parentCache.has(id)) {
+      const text = (await readFile(join(this.committedDir, id, 'parent'), 'utf8')).trim();
+      this.parentCache.set(id, text === '' ? undefined : text);
+    }
+    return this.parentCache.get(id);
+  }
+
+  /** @internal used by Active */
+  async mountActive(activeName: string, dir: string, lowers: string[]): Promise<string> {
+    const target = join(this.mntDir, activeName);
+    await mkdir(target, { recursive: true });
+    if (this.name === 'native') {
+      await runTool('mount', ['--bind', join(dir, 'fs'), target]).then(({ code, stderr }) => {
+        if (code !== 0) throw new GantryError(`bind mount failed: ${stderr}`);
+      });
+      return target;
+    }
+    if (lowers.length === 0) {
+      // overlay needs at least one lower dir: an empty one stands for "no parent".
+      await mkdir(join(dir, 'empty'), { recursive: true });
+      await mountOverlay(target, [`../active/${activeName}/empty`], join(dir, 'fs'), join(dir, 'work'), this.committedDir);
+    } else {
+      await mountOverlay(target, lowers.map((id) => `${id}/fs`), join(dir, 'fs'), join(dir, 'work'), this.committedDir);
+    }
+    return target;
+  }
+
+  /** @internal */
+  async unmountActive(activeName: string): Promise<void> {
+    const target = join(this.mntDir, activeName);
+    await unmount(target);
+    await rmdir(target).catch(() => undefined);
+  }
+
+  /** @internal */
+  async commitActive(dir: string, chainId: Digest): Promise<void> {
+    const link = join(this.byChainDir, digestHex(chainId));
+    if (await this.lookup(chainId)) {
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    const id = randomBytes(6).toString('hex');
+    await rm(join(dir, 'work'), { recursive: true, force: true });
+    await rm(join(dir, 'empty'), { recursive: true, force: true });
+    await rename(dir, join(this.committedDir, id));
+    try {
+      await symlink(`../committed/${id}`, link);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      // Another build committed the same chain meanwhile: keep theirs.
+      await rm(join(this.committedDir, id), { recursive: true, force: true });
+    }
+  }
+
+  committedPath(id: string): string {
+    return join(this.committedDir, id, 'fs');
+  }
+
+  /**
+   * Unmounts and removes what gantry processes that no longer exist left behind: mounts, writable
+   * snapshots, and committed snapshots no chain points to (a commit interrupted between its two renames).
+   */
+  async removeStale(): Promise<void> {
+    for (const point of await mountsUnder(this.mntDir)) {
+      const name = point.slice(this.mntDir.length + 1);
+      if (ownerIsDead(name, '')) await unmount(point).catch(() => undefined);
+    }
+    for (const name of await readdir(this.mntDir)) {
+      if (ownerIsDead(name, '')) await rmdir(join(this.mntDir, name)).catch(() => undefined);
+    }
+    for (const name of await readdir(this.activeDir)) {
+      if (ownerIsDead(name, '')) await rm(join(this.activeDir, name), { recursive: true, force: true });
+    }
+  }
+
+  /** Committed snapshot ids and the chains that point to them. */
+  async listCommitted(): Promise<Map<string, Digest | undefined>> {
+    const result = new Map<string, Digest | undefined>();
+    for (const id of await readdir(this.committedDir)) result.set(id, undefined);
+    for (const hex of await readdir(this.byChainDir)) {
+      const id = (await readlink(join(this.byChainDir, hex))).split('/').pop() as string;
+      if (result.has(id)) result.set(id, `sha256:${hex}`);
+    }
+    return result;
+  }
+
+  /** Removes a committed snapshot and its chain link (prune; callers hold the store's GC lock). */
+  async removeCommitted(id: string, chainId: Digest | undefined): Promise<void> {
+    if (chainId) await rm(join(this.byChainDir, digestHex(chainId)), { force: true });
+    await rm(join(this.committedDir, id), { recursive: true, force: true });
+    this.parentCache.delete(id);
+  }
+
+  /** The parent id recorded for a committed snapshot (for prune's reachability walk). */
+  async parentOfCommitted(id: string): Promise<string | undefined> {
+    return this.parentOf(id);
+  }
+}
+
+class Active implements ActiveSnapshot {
+  private mountedAt: string | undefined;
+
+  constructor(
+    private readonly owner: Snapshotter,
+    private readonly activeName: string,
+    private readonly dir: string,
+    private readonly parentId: string | undefined,
+    private readonly lowers: string[],
+  ) {}
+
+  get unpackDir(): string {
+    return join(this.dir, 'fs');
+  }
+
+  get unpackMode(): 'overlay' | 'merged' {
+    return this.owner.name === 'overlayfs' ? 'overlay' : 'merged';
+  }
+
+  async mount(): Promise<string> {
+    if (!this.mountedAt) this.mountedAt = await this.owner.mountActive(this.activeName, this.dir, this.lowers);
+    return this.mountedAt;
+  }
+
+  async unmount(): Promise<void> {
+    if (!this.mountedAt) return;
+    this.mountedAt = undefined;
+    await this.owner.unmountActive(this.activeName);
+  }
+
+  changes(): SnapshotChanges {
+    if (this.owner.name === 'overlayfs') return { kind: 'overlay-upper', upperDir: join(this.dir, 'fs') };
+    return { kind: 'tree', lowerDir: this.parentId ? this.owner.committedPath(this.parentId) : undefined, upperDir: join(this.dir, 'fs') };
+  }
+
+  async commit(chainId: Digest): Promise<void> {
+    await this.unmount();
+    await this.owner.commitActive(this.dir, chainId);
+  }
+
+  async remove(): Promise<void> {
+    await this.unmount();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Full copy preserving everything (ownership, modes, links, xattrs, devices), with reflinks where the filesystem has them. */
+async function copyTree(from: string, to: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--reflink=auto', `${from}/.`, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new GantryError(`copying snapshot failed: ${stderr.trim()}`))));
+  });
+}
+
+/** Whether an overlay can be mounted under `dir` (root, or a user namespace with overlay support). */
+async function overlayWorks(dir: string): Promise<boolean> {
+  const probe = join(dir, `probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await Promise.all(['lower', 'upper', 'work', 'merged'].map((d) => mkdir(join(probe, d), { recursive: true })));
+    const { code } = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=lower,upperdir=upper,workdir=work', 'merged'], probe);
+    if (code !== 0) return false;
+    await unmount(join(probe, 'merged'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(probe, { recursive: true, force: true });
+  }
+}
