@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** gantry's command line: one file per command under commands/; errors are printed, never thrown at the user. */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { formatGantryError, isGantryError } from '../util/errors.js';
+import { createCliContext } from './context.js';
+import { registerCommands } from './commands/index.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('gantry')
+    .description('Build OCI container images from Dockerfiles, without a daemon')
+    .version(pkg.version)
+    .option('--root <dir>', 'store directory (default: $GANTRY_ROOT, /var/lib/gantry as root, else $XDG_DATA_HOME/gantry)')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  registerCommands(program, createCliContext(program));
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (isGantryError(err)) {
+      process.stderr.write(`error: ${formatGantryError(err)}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`gantry: internal error (please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});
