@@ -1,0 +1,37 @@
+/**
+ * Cache keys. Each key is a sha256 over canonical JSON of the parent step's key and everything that
+ * defines the step: the expanded instruction, platform, env and build args in effect, and for steps
+ * that read files the digest of exactly that content. Never times or inodes.
+ */
+import { canonicalJson } from '../util/canonical-json.js';
+import { sha256, type Digest } from '../util/digest.js';
+import type { Platform } from '../image/types.js';
+import { formatPlatform } from '../image/platform.js';
+
+/** Bump when the meaning of a key changes, so old records are never reused wrongly. */
+const KEY_VERSION = 'gantry-cache-v1';
+
+export function baseImageKey(manifestDigest: string): Digest {
+  return sha256(canonicalJson([KEY_VERSION, 'image', manifestDigest]));
+}
+
+export function scratchKey(platform: Platform): Digest {
+  return sha256(canonicalJson([KEY_VERSION, 'scratch', formatPlatform(platform)]));
+}
+
+/** `parentKey` is undefined for steps independent of what is below them (COPY --link). */
+export function stepKey(parentKey: Digest | undefined, definition: Record<string, unknown>): Digest {
+  return sha256(canonicalJson([KEY_VERSION, 'step', parentKey ?? null, definition]));
+}
+
+/** containerd/OCI chain ID of a layer stack. */
+export function chainIdOf(diffIds: readonly Digest[]): Digest | undefined {
+  let chain: Digest | undefined;
+  for (const diffId of diffIds) chain = chain ? sha256(`${chain} ${diffId}`) : diffId;
+  return chain;
+}
+
+/** The step identity under which its last inputs are remembered for explaining misses. */
+export function stepIdentity(parts: { context: string; dockerfile: string; platform: Platform; stage: string; step: number }): Digest {
+  return sha256(canonicalJson([KEY_VERSION, 'identity', parts.context, parts.dockerfile, formatPlatform(parts.platform), parts.stage, parts.step]));
+}

@@ -1,0 +1,56 @@
+/**
+ * Writes a built stage as an OCI image: config (Docker's field layout, full history, rootfs.diff_ids),
+ * manifest, and their blobs in the store.
+ */
+import { MediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
+import type { Store } from '../store/store.js';
+import type { LayerRecord } from './cache-store.js';
+
+export interface ImageParts {
+  platform: Platform;
+  config: ContainerConfig;
+  /** Every layer, the base image's first, in order. */
+  layers: LayerRecord[];
+  /** Every history entry, the base image's first (empty_layer for config-only steps). */
+  history: HistoryEntry[];
+  /** ISO time for `created` (SOURCE_DATE_EPOCH or the build's start). */
+  created: string;
+  annotations?: Record<string, string>;
+}
+
+export function imageConfigFor(parts: ImageParts): ImageConfig {
+  return {
+    architecture: parts.platform.architecture,
+    os: parts.platform.os,
+    ...(parts.platform.variant ? { variant: parts.platform.variant } : {}),
+    created: parts.created,
+    config: parts.config,
+    rootfs: { type: 'layers', diff_ids: parts.layers.map((l) => l.diffId) },
+    history: parts.history,
+  };
+}
+
+export async function commitImage(store: Store, parts: ImageParts): Promise<{ descriptor: Descriptor; config: ImageConfig; manifest: ImageManifest }> {
+  const config = imageConfigFor(parts);
+  const configBlob = await store.content.writeJson(config);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    layers: parts.layers.map((l) => ({ mediaType: ociLayerMediaType(l.mediaType), digest: l.digest, size: l.size })),
+    ...(parts.annotations && Object.keys(parts.annotations).length > 0 ? { annotations: parts.annotations } : {}),
+  };
+  const manifestBlob = await store.content.writeJson(manifest);
+  const descriptor: Descriptor = {
+    mediaType: MediaType.ociManifest,
+    digest: manifestBlob.digest,
+    size: manifestBlob.size,
+    platform: parts.platform,
+  };
+  return { descriptor, config, manifest };
+}
+
+/** Docker schema2 layer media types become their OCI equivalents in an OCI manifest. */
+function ociLayerMediaType(mediaType: string): string {
+  return mediaType === MediaType.dockerLayerGzip ? MediaType.ociLayerGzip : mediaType;
+}
