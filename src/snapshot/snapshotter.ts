@@ -12,12 +12,12 @@
  *   active/<pid>-<rand>/...            mnt/<pid>-<rand>/   (owned by a live process, or stale)
  */
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Digest } from '../util/digest.js';
 import { errnoCode, GantryError } from '../util/errors.js';
 import { ownerIsDead } from '../util/process.js';
+import { copyTreePreserving } from '../util/copy-tree.js';
 import { mountOverlay, mountsUnder, runTool, unmount } from './mounts.js';
 
 export type SnapshotterName = 'overlayfs' | 'native';
@@ -85,7 +85,7 @@ export class Snapshotter {
     await mkdir(join(dir, 'work'));
     await writeFile(join(dir, 'parent'), parentId ?? '');
     if (this.name === 'native' && parentId) {
-      await copyTree(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'));
+      await copyTreePreserving(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'), 'copying the parent snapshot');
     }
     const lowers = this.name === 'overlayfs' && parentId ? await this.chainIds(parentId) : [];
     return new Active(this, activeName, dir, parentId, lowers);
@@ -246,17 +246,6 @@ class Active implements ActiveSnapshot {
     await this.unmount();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Full copy preserving everything (ownership, modes, links, xattrs, devices), with reflinks where the filesystem has them. */
-async function copyTree(from: string, to: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--reflink=auto', `${from}/.`, to], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new GantryError(`copying snapshot failed: ${stderr.trim()}`))));
-  });
 }
 
 /** Whether an overlay can be mounted under `dir` (root, or a user namespace with overlay support). */

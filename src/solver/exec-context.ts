@@ -1,0 +1,37 @@
+/** What step operations need from the build: store, snapshots, runtime, secrets, other stages. */
+import type { ContainerRuntime } from '../exec/runtime.js';
+import type { ActiveSnapshot, Snapshotter } from '../snapshot/snapshotter.js';
+import type { Store } from '../store/store.js';
+import type { Digest } from '../util/digest.js';
+import type { LayerRecord } from './cache-store.js';
+import type { StageState } from './state.js';
+
+export interface SecretSource {
+  /** A file on the host... */
+  file?: string;
+  /** ...or an environment variable of the gantry process. */
+  env?: string;
+}
+
+export interface ExecContext {
+  store: Store;
+  contextDir: string;
+  snapshotter(): Promise<Snapshotter>;
+  runtime(): Promise<ContainerRuntime>;
+  /** Ensures a committed snapshot exists for the state's layers (unpacking what is missing); returns its chain ID. */
+  materialize(state: Pick<StageState, 'layers'>): Promise<Digest | undefined>;
+  /** Turns an active snapshot's changes into a stored layer and commits the snapshot under the new chain. */
+  commitLayer(active: ActiveSnapshot, parentChain: Digest | undefined): Promise<LayerRecord>;
+  /** The finished state of another stage (waits for it). */
+  stageState(index: number): Promise<StageState>;
+  /** The state of an image named in COPY --from / RUN --mount from=. */
+  imageState(ref: string): Promise<StageState>;
+  secrets: Map<string, SecretSource>;
+  /** SSH agent sockets by id ("default"). */
+  sshAgents: Map<string, string>;
+  /** The build's --network, used by RUN steps that say `default`. */
+  network: 'host' | 'none';
+  /** Directory for per-build temporary files (removed at the end). */
+  tmpDir: string;
+  signal: AbortSignal;
+}

@@ -1,0 +1,156 @@
+/**
+ * RUN --mount: turns the plan's mounts into runtime-spec mounts, with BuildKit's semantics.
+ * bind: a stage/image root (a throwaway writable snapshot, so writes are discarded) or the build
+ * context (a private copy of the selected files); cache: a persistent directory in the store, keyed
+ * by id, locked for sharing=locked/private; tmpfs; secret: a file or env var from --secret, never in a
+ * layer or a cache key; ssh: the agent socket from --ssh. Everything is released by `release()`.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunMount } from '../../frontend/plan-types.js';
+import type { SpecMount } from '../../exec/spec.js';
+import { acquireLock, type HeldLock } from '../../store/lock.js';
+import { resolveInRoot } from '../../util/scoped-path.js';
+import { GantryError } from '../../util/errors.js';
+import { copyTreePreserving } from '../../util/copy-tree.js';
+import type { ExecContext } from '../exec-context.js';
+import type { ActiveSnapshot } from '../../snapshot/snapshotter.js';
+
+export interface PreparedMounts {
+  mounts: SpecMount[];
+  /** Extra environment (secret env=...; SSH_AUTH_SOCK). */
+  env: string[];
+  release(): Promise<void>;
+}
+
+export interface MountSources {
+  /** Root directory of a bind/cache `from` source: a stage, an image, or the build context. */
+  sourceRoot(mount: Extract<RunMount, { type: 'bind' | 'cache' }>): Promise<{ path: string; release(): Promise<void> }>;
+}
+
+export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sources: MountSources, scratchDir: string): Promise<PreparedMounts> {
+  const specMounts: SpecMount[] = [];
+  const env: string[] = [];
+  const releases: Array<() => Promise<void>> = [];
+  const release = async () => {
+    for (const r of releases.reverse()) await r().catch(() => undefined);
+  };
+  try {
+    for (const mount of mounts) {
+      switch (mount.type) {
+        case 'bind': {
+          const root = await sources.sourceRoot(mount);
+          releases.push(root.release);
+          const source = await resolveInRoot(root.path, mount.source);
+          specMounts.push({ destination: mount.target, type: 'bind', source, options: ['rbind', mount.readonly ? 'ro' : 'rw'] });
+          break;
+        }
+        case 'cache': {
+          const dir = join(ctx.store.root, 'cache-mounts', createHash('sha256').update(mount.id).digest('hex').slice(0, 32));
+          if (mount.sharing !== 'shared') {
+            const lock: HeldLock = await acquireLock(`${dir}.lock`, 'exclusive');
+            releases.push(() => lock.release());
+          }
+          await createCacheDir(dir, mount, sources);
+          specMounts.push({ destination: mount.target, type: 'bind', source: join(dir, 'data'), options: ['rbind', mount.readonly ? 'ro' : 'rw'] });
+          break;
+        }
+        case 'tmpfs':
+          specMounts.push({
+            destination: mount.target,
+            type: 'tmpfs',
+            source: 'tmpfs',
+            options: ['nosuid', 'nodev', ...(mount.size !== undefined ? [`size=${mount.size}`] : [])],
+          });
+          break;
+        case 'secret': {
+          const value = await readSecret(mount.id, ctx);
+          if (value === undefined) {
+            if (mount.required) {
+              throw new GantryError(`secret "${mount.id}" is required by RUN --mount but was not provided`, {
+                hint: `pass --secret id=${mount.id},src=FILE (or env=VARIABLE) to gantry build`,
+              });
+            }
+            break;
+          }
+          if (mount.env) env.push(`${mount.env}=${value.toString('utf8')}`);
+          if (mount.target || !mount.env) {
+            const file = join(scratchDir, `secret-${specMounts.length}`);
+            await writeFile(file, value, { mode: 0o600 });
+            await chown(file, mount.uid, mount.gid);
+            await chmod(file, mount.mode);
+            releases.push(() => rm(file, { force: true }));
+            specMounts.push({ destination: mount.target ?? `/run/secrets/${mount.id}`, type: 'bind', source: file, options: ['rbind', 'ro'] });
+          }
+          break;
+        }
+        case 'ssh': {
+          const socket = ctx.sshAgents.get(mount.id);
+          if (!socket) {
+            if (mount.required) {
+              throw new GantryError(`ssh agent "${mount.id}" is required by RUN --mount=type=ssh but was not provided`, {
+                hint: `pass --ssh ${mount.id}[=SOCKET] to gantry build (default: $SSH_AUTH_SOCK)`,
+              });
+            }
+            break;
+          }
+          specMounts.push({ destination: mount.target, type: 'bind', source: socket, options: ['rbind', 'rw'] });
+          env.push(`SSH_AUTH_SOCK=${mount.target}`);
+          break;
+        }
+      }
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { mounts: specMounts, env, release };
+}
+
+async function readSecret(id: string, ctx: ExecContext): Promise<Buffer | undefined> {
+  const source = ctx.secrets.get(id);
+  if (!source) return undefined;
+  if (source.file) {
+    try {
+      return await readFile(source.file);
+    } catch (err) {
+      throw new GantryError(`secret "${id}": cannot read ${source.file}: ${(err as Error).message}`);
+    }
+  }
+  const value = source.env ? process.env[source.env] : undefined;
+  if (value === undefined) throw new GantryError(`secret "${id}": environment variable ${source.env} is not set`);
+  return Buffer.from(value, 'utf8');
+}
+
+/** Creates a cache mount's directory on first use, seeded from `from` when given. */
+async function createCacheDir(dir: string, mount: Extract<RunMount, { type: 'cache' }>, sources: MountSources): Promise<void> {
+  const data = join(dir, 'data');
+  const marker = join(dir, 'ready');
+  try {
+    await readFile(marker);
+    return;
+  } catch {
+    // first use
+  }
+  await rm(data, { recursive: true, force: true });
+  await mkdir(data, { recursive: true });
+  if (mount.from) {
+    const root = await sources.sourceRoot(mount);
+    try {
+      await copyTreePreserving(await resolveInRoot(root.path, mount.source), data, 'seeding the cache mount');
+    } finally {
+      await root.release();
+    }
+  }
+  await chown(data, mount.uid, mount.gid);
+  await chmod(data, mount.mode);
+  await writeFile(marker, '');
+}
+
+/** A throwaway writable view of a snapshot chain, for a bind mount whose writes are discarded. */
+export async function throwawayView(active: ActiveSnapshot): Promise<{ path: string; release(): Promise<void> }> {
+  const path = await active.mount();
+  return { path, release: () => active.remove() };
+}
+

@@ -1,0 +1,136 @@
+/**
+ * RUN: prepares a writable snapshot on the stage's filesystem, runs the command under the OCI
+ * runtime with the step's env, user, working dir, network and mounts, removes the mount points the
+ * runtime had to create, and turns the changes into a layer.
+ */
+import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import type { RunStep } from '../../frontend/plan-types.js';
+import { resolveUser } from '../../exec/users.js';
+import { RUNTIME_MOUNT_POINTS, type SpecMount } from '../../exec/spec.js';
+import { GantryError } from '../../util/errors.js';
+import { resolveInRoot } from '../../util/scoped-path.js';
+import type { StepProgress } from '../../progress/events.js';
+import type { ExecContext } from '../exec-context.js';
+import type { LayerRecord } from '../cache-store.js';
+import type { StageState } from '../state.js';
+import { prepareRunMounts, type MountSources } from './run-mounts.js';
+
+/** Files the runtime bind-mounts over; they never belong in a layer. */
+const ETC_MOUNT_POINTS = ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+
+export async function executeRun(step: RunStep, parent: StageState, ctx: ExecContext, sources: MountSources, progress: StepProgress): Promise<LayerRecord> {
+  const snapshotter = await ctx.snapshotter();
+  const runtime = await ctx.runtime();
+  const parentChain = await ctx.materialize(parent);
+  const active = await snapshotter.prepare(parentChain);
+  const scratch = join(ctx.tmpDir, `run-${progress.id}`);
+  await mkdir(scratch, { recursive: true });
+  let committed = false;
+  try {
+    const rootfs = await active.mount();
+    const user = await resolveUser(rootfs, step.user);
+    const workdir = step.workdir || '/';
+    const prepared = await prepareRunMounts(step.mounts, ctx, sources, scratch);
+    let missing: string[];
+    try {
+      const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination)];
+      if (step.files.length > 0) mountTargets.push('/dev/pipes');
+      missing = await missingPaths(rootfs, mountTargets);
+      // The working directory is created (root-owned, 0755) when missing, as BuildKit does; it stays in the layer.
+      await mkdir(await resolveInRoot(rootfs, workdir), { recursive: true, mode: 0o755 });
+      const pipeMounts = await writeHeredocFiles(step, scratch);
+      const result = await runtime.run({
+        spec: {
+          rootfs,
+          hostname: 'gantry',
+          hostNetwork: (step.network === 'default' ? ctx.network : step.network) !== 'none',
+          insecure: step.security === 'insecure',
+          process: {
+            args: step.args,
+            env: withDefaultPath([...step.env, ...prepared.env]),
+            cwd: workdir,
+            uid: user.uid,
+            gid: user.gid,
+            additionalGids: user.additionalGids,
+          },
+          mounts: [...pipeMounts, ...prepared.mounts],
+        },
+        onOutput: (chunk, stream) => progress.log(stream, chunk.toString('utf8')),
+        signal: ctx.signal,
+      });
+      if (result.exitCode !== 0) throw runFailed(step, result.exitCode, result.tail);
+    } finally {
+      await prepared.release();
+    }
+    await active.unmount();
+    await removeMountStubs(active.unpackDir, missing);
+    const layer = await ctx.commitLayer(active, parentChain);
+    committed = true;
+    return layer;
+  } finally {
+    if (!committed) await active.remove();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function runFailed(step: RunStep, exitCode: number, tail: string[]): GantryError {
+  const command = step.args.join(' ');
+  const output = tail.length > 0 ? `\n${tail.map((l) => `  > ${l}`).join('\n')}` : '\n  (no output)';
+  return new GantryError(`${step.label}: process "${command}" did not complete successfully: exit code: ${exitCode}${output}`, {
+    location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original.split('\n')[0] },
+    hint: 'the command failed inside the build container; the output above is its last lines',
+  });
+}
+
+/** Docker's default PATH when the image sets none. */
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function withDefaultPath(env: string[]): string[] {
+  return env.some((e) => e.startsWith('PATH=')) ? env : [DEFAULT_PATH, ...env];
+}
+
+/** Heredoc scripts go in a private directory bind-mounted read-only at /dev/pipes. */
+async function writeHeredocFiles(step: RunStep, scratch: string): Promise<SpecMount[]> {
+  if (step.files.length === 0) return [];
+  const dir = join(scratch, 'pipes');
+  await mkdir(dir, { recursive: true });
+  for (const file of step.files) await writeFile(join(dir, file.name), file.content, { mode: file.mode });
+  return [{ destination: '/dev/pipes', type: 'bind', source: dir, options: ['rbind', 'ro'] }];
+}
+
+/** Of each target and its ancestors, those absent from the root filesystem before the run, deepest first. */
+async function missingPaths(rootfs: string, targets: string[]): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const target of targets) {
+    let path = posix.normalize(target);
+    while (path !== '/' && path !== '.') {
+      try {
+        await lstat(join(rootfs, path));
+        break;
+      } catch {
+        missing.add(path);
+      }
+      path = dirname(path);
+    }
+  }
+  return [...missing].sort((a, b) => b.length - a.length);
+}
+
+/** Removes mount points the runtime created, unless the command put something in them. */
+async function removeMountStubs(fsDir: string, missing: string[]): Promise<void> {
+  for (const path of missing) {
+    const host = join(fsDir, path);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) {
+      if ((await readdir(host)).length === 0) await rmdir(host);
+    } else if (st.isFile() && st.size === 0) {
+      await rm(host);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/** What a stage has built so far: its layers, cache key chain head, config and history. */
+import type { Digest } from '../util/digest.js';
+import type { ContainerConfig, HistoryEntry, Platform } from '../image/types.js';
+import type { LayerRecord } from './cache-store.js';
+import { chainIdOf } from './cache-key.js';
+
+export interface StageState {
+  platform: Platform;
+  /** Cache key of the last step (or of the base). */
+  key: Digest;
+  /** Every layer, base image's included, bottom first. */
+  layers: LayerRecord[];
+  history: HistoryEntry[];
+  config: ContainerConfig;
+}
+
+export function chainIdOfState(state: Pick<StageState, 'layers'>): Digest | undefined {
+  return chainIdOf(state.layers.map((l) => l.diffId));
+}
