@@ -1,0 +1,147 @@
+/**
+ * Runs one planned stage: for each step, computes its cache key from its inputs, reuses the cached
+ * layer on a hit, and otherwise runs the step (saying why it missed) and records the result.
+ * Config-only steps change the config and history without a layer.
+ */
+import type { PlannedStage, PlannedStep } from '../frontend/plan-types.js';
+import type { HistoryEntry } from '../image/types.js';
+import type { Progress, StepProgress } from '../progress/events.js';
+import type { Digest } from '../util/digest.js';
+import { stepIdentity } from './cache-key.js';
+import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from './cache-store.js';
+import { explainMiss } from './explain.js';
+import type { ExecContext } from './exec-context.js';
+import type { StageState } from './state.js';
+
+/** A step's key and the inputs behind it, plus whatever the execution needs that was computed on the way. */
+export interface StepDefinition {
+  key: Digest;
+  /** Key of the cache record (differs from `key` for COPY --link, whose record ignores what is below). */
+  recordKey: Digest;
+  inputs: StepInputs;
+  /** Runs the step; only called on a miss. */
+  execute(progress: StepProgress): Promise<LayerRecord>;
+}
+
+export interface StepDefiner {
+  define(step: Exclude<PlannedStep, { kind: 'config' }>, state: StageState, stage: PlannedStage): Promise<StepDefinition>;
+}
+
+export interface StageRunOptions {
+  cache: CacheStore;
+  progress: Progress;
+  ctx: ExecContext;
+  definer: StepDefiner;
+  /** Why caching is off for this stage, if it is (--no-cache, --no-cache-filter). */
+  cacheDisabled?: string;
+  /** Identity parts shared by all steps: context dir and Dockerfile path. */
+  identity: { context: string; dockerfile: string };
+  /** History `created` timestamp for new entries. */
+  created: string;
+  /** Limits concurrent step executions across stages. */
+  limit: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Shares identical steps running at once in different stages. */
+  inflight: Map<Digest, Promise<CacheRecord>>;
+  /** Per-step outcomes, for --explain. */
+  report: StepReport[];
+  /** Compares two content summaries (from the context selector). */
+  explainContent(previous: unknown, current: unknown): string | undefined;
+}
+
+export interface StepReport {
+  label: string;
+  cached: boolean;
+  seconds: number;
+  cause?: string;
+}
+
+export async function runStage(stage: PlannedStage, base: StageState, baseInfo: StepInputs['base'], opts: StageRunOptions): Promise<StageState> {
+  let state = base;
+  let parentMissed = false;
+  let parentSeen = false;
+  let stepIndex = 0;
+  for (const step of stage.steps) {
+    stepIndex++;
+    const entry: HistoryEntry = {
+      created: opts.created,
+      created_by: step.history.createdBy,
+      ...(step.history.comment ? { comment: step.history.comment } : {}),
+    };
+    if (step.kind === 'config') {
+      state = { ...state, config: step.config, history: [...state.history, { ...entry, empty_layer: true }] };
+      continue;
+    }
+    const progress = opts.progress.step(step.label);
+    try {
+      const definition = await opts.definer.define(step, state, stage);
+      // The stage's base is an input of its first layer step; later steps see it through their parent.
+      if (!parentSeen) definition.inputs.base = baseInfo;
+      parentSeen = true;
+      const identity = stepIdentity({ ...opts.identity, platform: stage.platform, stage: stage.name ?? String(stage.index), step: stepIndex });
+      const outcome = await resolveStep(definition, identity, parentMissed, progress, opts);
+      parentMissed = !outcome.cached;
+      opts.report.push({ label: step.label, cached: outcome.cached, seconds: outcome.seconds, cause: outcome.cause });
+      state = {
+        platform: state.platform,
+        key: definition.key,
+        layers: [...state.layers, outcome.record.layer],
+        history: [...state.history, entry],
+        config: step.config,
+      };
+    } catch (err) {
+      progress.error(err instanceof Error ? err.message.split('\n')[0] : String(err));
+      throw err;
+    }
+  }
+  return state;
+}
+
+async function resolveStep(
+  definition: StepDefinition,
+  identity: Digest,
+  parentMissed: boolean,
+  progress: StepProgress,
+  opts: StageRunOptions,
+): Promise<{ record: CacheRecord; cached: boolean; seconds: number; cause?: string }> {
+  let unusable: string | undefined;
+  if (!opts.cacheDisabled) {
+    const record = await opts.cache.get(definition.recordKey);
+    if (record && (await opts.ctx.store.content.has(record.layer.digest))) {
+      progress.cached();
+      await opts.cache.putInputs(identity, definition.inputs);
+      return { record, cached: true, seconds: progress.done() };
+    }
+    if (record) unusable = 'the cached layer was removed from the store';
+  }
+  const previous = await opts.cache.getInputs(identity);
+  const cause = explainMiss({
+    previous,
+    current: definition.inputs,
+    parentMissed,
+    cacheDisabled: opts.cacheDisabled,
+    recordUnusable: unusable,
+    explainContent: opts.explainContent,
+  });
+  progress.miss(cause);
+  let pending = opts.inflight.get(definition.recordKey);
+  if (!pending) {
+    pending = opts.limit(async () => {
+      const started = process.hrtime.bigint();
+      const layer = await definition.execute(progress);
+      const record: CacheRecord = {
+        key: definition.recordKey,
+        layer,
+        description: progress.label,
+        createdAt: new Date().toISOString(),
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      };
+      await opts.cache.put(record);
+      return record;
+    });
+    opts.inflight.set(definition.recordKey, pending);
+    pending.catch(() => opts.inflight.delete(definition.recordKey));
+  }
+  const record = await pending;
+  await opts.cache.putInputs(identity, definition.inputs);
+  return { record, cached: false, seconds: progress.done(), cause };
+}
