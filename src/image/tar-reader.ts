@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hashToDigest, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
+import type { ByteSource } from './compress.js';
 import { BLOCK_SIZE, TypeFlag, paddingFor } from './tar-header.js';
 
 export interface TarEntryHeader {
@@ -33,7 +34,7 @@ async function* asAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array
 }
 
 /** Pulls exact byte counts out of an async chunk stream, hashing everything it hands out. */
-class ByteSource {
+class ByteCursor {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private chunk: Buffer = Buffer.alloc(0);
   private done = false;
@@ -115,13 +116,13 @@ function cString(block: Buffer, offset: number, size: number): Buffer {
 }
 
 export class TarReader {
-  private readonly bytes: ByteSource;
+  private readonly bytes: ByteCursor;
   private remaining = 0;
   private padding = 0;
   private ended = false;
 
-  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, private readonly layer: string) {
-    this.bytes = new ByteSource(source);
+  constructor(source: ByteSource, private readonly layer: string) {
+    this.bytes = new ByteCursor(source);
   }
 
   get bytesRead(): number {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Digest } from '../util/digest.js';
 import { GantryError, errnoCode, isGantryError } from '../util/errors.js';
 import { classifyWhiteout, normalizeLayerPath } from '../image/layer-entry.js';
+import type { ByteSource } from '../image/compress.js';
 import { type TarEntryHeader, TarReader } from '../image/tar-reader.js';
 import { TypeFlag } from '../image/tar-header.js';
 import { type SpecialFile, type XattrAssignment, createSpecialFiles, setXattrs } from './fsops.js';
@@ -292,7 +293,7 @@ class LayerUnpacker {
  * Applies the (decompressed) layer tar `tar` to `root` and returns the diffID of the bytes read.
  * Errors name the layer and the entry; on error the directory is left partly written.
  */
-export async function unpackLayer(tar: AsyncIterable<Uint8Array>, root: string, options: UnpackOptions): Promise<UnpackResult> {
+export async function unpackLayer(tar: ByteSource, root: string, options: UnpackOptions): Promise<UnpackResult> {
   const layer = options.layer ?? '(stream)';
   let realRoot: string;
   try {
