@@ -23,8 +23,6 @@ export interface TarEntryHeader {
   devMajor: number;
   devMinor: number;
   xattrs: Map<string, Buffer>;
-  /** Byte offset of the entry's first header in the stream, for error messages. */
-  offset: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -203,7 +201,6 @@ export class TarReader {
     const pax = new Map<string, Buffer>();
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
-    let entryOffset = this.bytes.consumed;
     for (;;) {
       const at = this.bytes.consumed;
       const block = await this.bytes.readExact(BLOCK_SIZE);
@@ -236,7 +233,6 @@ export class TarReader {
       if (typeflag === TypeFlag.paxGlobal) {
         // Global records hold no per-file state that layers use; containerd ignores them too.
         await this.readSpecial(size, at);
-        entryOffset = this.bytes.consumed;
         continue;
       }
       if (typeflag === TypeFlag.gnuLongName || typeflag === TypeFlag.gnuLongLink) {
@@ -287,7 +283,6 @@ export class TarReader {
         devMajor: this.numeric(block, 329, 8, at),
         devMinor: this.numeric(block, 337, 8, at),
         xattrs,
-        offset: entryOffset,
       };
       if (!Number.isSafeInteger(header.size) || header.size < 0) throw this.fail(`entry "${name}" has an invalid size`, at);
       // Links, directories, devices and fifos never have content, whatever their size field says.
