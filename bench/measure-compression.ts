@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { compressLayer } from '../../src/image/index.js';
+import { compressLayer } from '../src/image/index.js';
 
 const TOTAL = 512 * 1024 * 1024;
 const RUN = 8 * 1024 * 1024;
