@@ -3,7 +3,8 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import { copyImage, type ImageSource } from '../image/copy.js';
+import type { ImageSource } from '../image/copy.js';
+import { copyImageSettled as copyImage } from './settle.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import {

@@ -120,6 +120,11 @@ async function relayBody(from: IncomingMessage, to: ServerResponse, fault: Fault
       }
       if (fault?.type === 'slow') {
         for (let offset = 0; offset < chunk.length; offset += fault.chunkBytes) {
+          if (to.destroyed || to.socket?.destroyed !== false) {
+            // The client gave up (a timeout): stop feeding it.
+            from.destroy();
+            return;
+          }
           to.write(chunk.subarray(offset, offset + fault.chunkBytes));
           await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
         }
