@@ -30,7 +30,12 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
     return header.slice(start, pos);
   };
   const readValue = (): string => {
-    if (header[pos] !== '"') return readToken();
+    if (header[pos] !== '"') {
+      // Unquoted: a token by the grammar, but servers send bare URLs too; a value ends at a comma or space.
+      const start = pos;
+      while (pos < header.length && !/[\s,]/.test(header[pos])) pos++;
+      return header.slice(start, pos);
+    }
     pos++;
     let value = '';
     while (pos < header.length && header[pos] !== '"') {
