@@ -153,13 +153,15 @@ export class Authorizer {
    * Takes in a 401's challenge; returns whether sending the request again with fresh authorization
    * may succeed. Called at most once per request, so a registry that keeps refusing ends in an error.
    */
-  async unauthorized(wwwAuthenticate: string | undefined, scopes: string[]): Promise<boolean> {
+  async unauthorized(wwwAuthenticate: string | undefined, scopes: string[], sentAuthorization: string | undefined): Promise<boolean> {
     const previous = this.challenge;
     if (wwwAuthenticate) this.setChallenge(parseWwwAuthenticate(wwwAuthenticate));
     const challenge = this.challenge;
     if (!challenge) return false;
     if (challenge.scheme === 'bearer') {
-      this.tokens.delete(this.tokenKey(challenge, mergeScopes(scopes)));
+      const key = this.tokenKey(challenge, mergeScopes(scopes));
+      // Requests refused in parallel renew the token once: only the token that was refused is dropped.
+      if (`Bearer ${this.tokens.get(key)?.token}` === sentAuthorization) this.tokens.delete(key);
       return true;
     }
     if (challenge.scheme === 'basic') {

@@ -1,4 +1,5 @@
 /** Byte counts and rates for one blob transfer, reported at most every PROGRESS_INTERVAL_MS. */
+import type { CopyProgress } from '../image/copy.js';
 import type { Digest } from '../util/digest.js';
 import type { RegistryProgressEvent } from './options.js';
 
@@ -49,4 +50,18 @@ export class TransferProgress {
       bytesPerSecond: Math.round(this.bytes / seconds),
     });
   }
+}
+
+/**
+ * Progress callbacks for copyImage: blobs already at the destination are reported as "exists"; for
+ * pulls, stored manifests too (a push reports its manifests as the registry accepts them).
+ */
+export function copyProgress(report: (event: RegistryProgressEvent) => void, direction: 'push' | 'pull', repository: string): CopyProgress {
+  return {
+    onBlob: (descriptor, state) => {
+      if (state !== 'exists') return;
+      report({ kind: 'blob', direction, repository, digest: descriptor.digest, size: descriptor.size, phase: 'exists', bytes: descriptor.size, bytesPerSecond: 0 });
+    },
+    onManifest: direction === 'pull' ? (descriptor) => report({ kind: 'manifest', direction, repository, descriptor }) : undefined,
+  };
 }

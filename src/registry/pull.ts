@@ -9,6 +9,7 @@ import type { Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import type { RegistryOptions } from './options.js';
 import { RegistryRepository, type ResolvedManifest } from './repository.js';
+import { copyProgress } from './progress.js';
 import { sessionFor } from './session.js';
 
 /** Image configs larger than this are refused when resolving. */
@@ -43,7 +44,7 @@ export async function pullImage(store: Store, reference: string, options: PullOp
   const sink = new StoreImageIO(store);
   const name = ref.tag !== undefined ? formatReference({ ...ref, digest: undefined }) : undefined;
   const session = sessionFor(options);
-  const copyOptions = { concurrency: session.options.concurrency };
+  const copyOptions = { concurrency: session.options.concurrency, ...copyProgress(session.options.onProgress, 'pull', repo.name) };
 
   let descriptor = root.descriptor;
   let platform: Platform | undefined;
@@ -132,7 +133,12 @@ export async function pullArtifact(store: Store, reference: string, options: Pul
   const ref = parseReference(reference);
   const repo = openForPull(ref, options);
   const root = await repo.resolve(ref.digest ?? (ref.tag as string));
-  await copyImage(repo, new StoreImageIO(store), root.descriptor, { concurrency: sessionFor(options).options.concurrency, tag: options.localName });
+  const session = sessionFor(options);
+  await copyImage(repo, new StoreImageIO(store), root.descriptor, {
+    concurrency: session.options.concurrency,
+    tag: options.localName,
+    ...copyProgress(session.options.onProgress, 'pull', repo.name),
+  });
   return { descriptor: root.descriptor, manifest: parseJson<ImageManifest | ImageIndex>(root.bytes) };
 }
 

@@ -3,7 +3,7 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import type { ImageSource } from '../image/copy.js';
+import type { CopyOptions, ImageSource } from '../image/copy.js';
 import { copyImageSettled as copyImage } from './settle.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
@@ -23,6 +23,7 @@ import { GantryError } from '../util/errors.js';
 import type { RegistryOptions } from './options.js';
 import { parseJson, readSmallBlob } from './pull.js';
 import { RegistryRepository } from './repository.js';
+import { copyProgress } from './progress.js';
 import { sessionFor } from './session.js';
 
 export interface PushOptions extends RegistryOptions {
@@ -45,11 +46,15 @@ export interface PushResult {
  * tag ("host/app@sha256:…", which must be the image's digest) pushes without tagging.
  */
 export async function pushImage(store: Store, localName: string, reference: string, options: PushOptions = {}): Promise<PushResult> {
-  const image = await findLocalImage(store, localName);
-  if (!image) {
+  // By name the stored root is pushed as it is (an index need not have a platform image); else by image ID.
+  let root = /^(sha256:)?[a-f0-9]{12,64}$/.test(localName) ? undefined : await store.refs.get(localName);
+  if (!root) {
+    const image = await findLocalImage(store, localName);
+    root = image?.index ?? image?.descriptor;
+  }
+  if (!root) {
     throw new GantryError(`no local image ${localName}`, { hint: 'build it with -t, pull it, or check the name with gantry images' });
   }
-  const root = image.index ?? image.descriptor;
   return pushFromStore(store, root, reference, options);
 }
 
@@ -68,7 +73,7 @@ async function pushFromStore(store: Store, root: Descriptor, reference: string, 
   const target = openForPush(ref, options, options.mountFrom ?? []);
   const source = new StoreImageIO(store);
   const bytes = await source.getManifest(root);
-  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, sessionFor(options).options.concurrency);
+  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, copyOptionsFor(options, target));
   return { reference: formatReference(ref), descriptor: root };
 }
 
@@ -129,8 +134,13 @@ export async function createManifestList(sources: string[], target: string, opti
   const bytes = Buffer.from(JSON.stringify(index, null, 2));
   const root: Descriptor = { mediaType: index.mediaType as string, digest: sha256(bytes), size: bytes.length };
   const childSources = new Map(unique.map((e) => [e.descriptor.digest, e.source]));
-  await pushVerified((child) => childSources.get(child.digest) as RegistryRepository, targetRepo, root, bytes, targetRef.tag, session.options.concurrency);
+  await pushVerified((child) => childSources.get(child.digest) as RegistryRepository, targetRepo, root, bytes, targetRef.tag, copyOptionsFor(options, targetRepo));
   return { reference: formatReference(targetRef), descriptor: root };
+}
+
+function copyOptionsFor(options: RegistryOptions, target: RegistryRepository): CopyOptions {
+  const session = sessionFor(options);
+  return { concurrency: session.options.concurrency, ...copyProgress(session.options.onProgress, 'push', target.name) };
 }
 
 function openForPush(ref: ImageReference, options: RegistryOptions, mountFrom: string[]): RegistryRepository {
@@ -148,10 +158,10 @@ async function pushVerified(
   root: Descriptor,
   bytes: Uint8Array,
   tag: string | undefined,
-  concurrency: number,
+  copyOptions: CopyOptions,
 ): Promise<void> {
   if (!isIndexMediaType(root.mediaType)) {
-    await copyImage(sourceOf(root), target, root, { concurrency, tag });
+    await copyImage(sourceOf(root), target, root, { ...copyOptions, tag });
     return;
   }
   const index = parseJson<ImageIndex>(bytes);
@@ -160,7 +170,7 @@ async function pushVerified(
   for (const child of index.manifests) {
     try {
       const source = sourceOf(child);
-      await copyImage(source, target, child, { concurrency });
+      await copyImage(source, target, child, copyOptions);
       await confirmPresent(source, target, child);
     } catch (err) {
       failures.push(`${childLabel(child)}: ${(err as Error).message}`);

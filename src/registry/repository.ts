@@ -466,8 +466,9 @@ export class RegistryRepository implements ImageSource, ImageSink {
   }
 
   private async finishUpload(descriptor: Descriptor, location: URL, body: Buffer | undefined): Promise<void> {
+    // Appended by hand: re-serializing the query could re-encode the registry's upload state.
     const url = new URL(location);
-    url.searchParams.append('digest', descriptor.digest);
+    url.search = `${url.search ? `${url.search}&` : '?'}digest=${encodeURIComponent(descriptor.digest)}`;
     const what = `PUT ${this.name} blob ${descriptor.digest}`;
     const response = await this.origin.request({
       method: 'PUT',

@@ -164,7 +164,7 @@ export class RegistryHost {
       if (response.status !== 401) return response;
       const challengeHeader = response.headers['www-authenticate'];
       await discard(response);
-      if (sameOrigin && authAttempt === 1 && (await this.authorizer.unauthorized(challengeHeader, scopes))) {
+      if (sameOrigin && authAttempt === 1 && (await this.authorizer.unauthorized(challengeHeader, scopes, headers.authorization))) {
         const asked = challengeHeader ? parseWwwAuthenticate(challengeHeader).find((c) => c.scheme === 'bearer')?.params.scope : undefined;
         if (asked) scopes = mergeScopes([...scopes, ...asked.split(' ')]);
         continue;

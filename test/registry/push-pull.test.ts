@@ -86,8 +86,11 @@ describe('push and pull over plain HTTP', () => {
     await store.refs.set('again:1', image);
     await pushImage(store, 'again:1', `${host}/team/again:1`, options);
     proxy.clear();
+    events.length = 0;
     await pushImage(store, 'again:1', `${host}/team/again:2`, options);
     assert.equal(proxy.log.filter((e) => e.method === 'POST' || e.method === 'PATCH').length, 0);
+    assert.equal(events.filter((e) => e.kind === 'blob' && e.phase === 'exists').length, 2, 'config and layer reported as present');
+    assert.ok(events.some((e) => e.kind === 'manifest' && e.direction === 'push' && e.tag === '2'));
     assert.ok(proxy.log.filter((e) => e.method === 'HEAD' && e.path.includes('/blobs/')).every((e) => e.status === 200));
   });
 
