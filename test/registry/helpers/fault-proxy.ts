@@ -108,8 +108,9 @@ async function relayBody(from: IncomingMessage, to: ServerResponse, fault: Fault
     for await (const piece of from) {
       let chunk = piece as Buffer;
       if (fault?.type === 'drop-after' && sent + chunk.length >= fault.bytes) {
-        to.write(chunk.subarray(0, fault.bytes - sent));
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => to.write(chunk.subarray(0, fault.bytes - sent), resolve));
+        // Time for the client to take in the bytes sent, so the cut comes after them, not before.
+        await new Promise((resolve) => setTimeout(resolve, 300));
         to.socket?.destroy();
         from.destroy();
         return;
