@@ -163,7 +163,7 @@ describe('push and pull over plain HTTP', () => {
     assert.equal(pulled.descriptor.digest, image.digest);
   });
 
-  test('a pull by digest stores the image unnamed; a pull of a missing tag says so', async () => {
+  test('a pull by digest stores the image unnamed; a missing tag or another platform is refused', async () => {
     const storeA = await stores.open();
     const image = await writeImage(storeA, { layers: [{ pinned: 'by digest' }] });
     await storeA.refs.set('pinned:1', image);
@@ -174,6 +174,9 @@ describe('push and pull over plain HTTP', () => {
     const entries = await storeB.refs.list();
     assert.deepEqual(entries.map((e) => [e.name, e.descriptor.digest]), [[undefined, image.digest]]);
     await assert.rejects(pullImage(storeB, `${host}/team/pinned:nope`, options), (err: Error) => /MANIFEST_UNKNOWN/.test(err.message));
+    const storeC = await stores.open();
+    await assert.rejects(pullImage(storeC, `${host}/team/pinned:1`, { ...options, platform: { os: 'linux', architecture: 'arm64' } }), /is an image for linux\/amd64, not linux\/arm64/);
+    assert.deepEqual(await storeC.refs.list(), [], 'a refused image is not named');
   });
 
   test('manifest lists are assembled in the registry from single-platform images of other repositories', async () => {
