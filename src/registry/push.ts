@@ -1,0 +1,208 @@
+/**
+ * Pushing images and artifacts, and assembling multi-platform manifest lists in a registry. An index
+ * is tagged only after every child image is pushed and confirmed present, so a failed platform
+ * leaves the tag where it was.
+ */
+import type { CopyOptions, ImageSource } from '../image/copy.js';
+import { copyImageSettled as copyImage } from './settle.js';
+import { formatPlatform, platformsEqual } from '../image/platform.js';
+import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
+import {
+  MediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+} from '../image/types.js';
+import { findLocalImage, StoreImageIO } from '../store/images.js';
+import type { Store } from '../store/store.js';
+import { sha256, shortDigest } from '../util/digest.js';
+import { GantryError } from '../util/errors.js';
+import type { RegistryOptions } from './options.js';
+import { parseJson, readSmallBlob } from './pull.js';
+import { RegistryRepository } from './repository.js';
+import { copyProgress } from './progress.js';
+import { sessionFor } from './session.js';
+
+export interface PushOptions extends RegistryOptions {
+  /**
+   * Other repositories of the target registry that may already hold the blobs ("team/base" or
+   * "host/team/base"): blobs found there are mounted instead of uploaded.
+   */
+  mountFrom?: string[];
+}
+
+export interface PushResult {
+  /** The full name pushed, e.g. "ghcr.io/team/app:1.0". */
+  reference: string;
+  /** The pushed manifest or index (its digest is the image's registry digest). */
+  descriptor: Descriptor;
+}
+
+/**
+ * Pushes a local image (a name or an image ID) to `reference`. A reference with a digest instead of a
+ * tag ("host/app@sha256:…", which must be the image's digest) pushes without tagging.
+ */
+export async function pushImage(store: Store, localName: string, reference: string, options: PushOptions = {}): Promise<PushResult> {
+  // By name the stored root is pushed as it is (an index need not have a platform image); else by image ID.
+  let root = /^(sha256:)?[a-f0-9]{12,64}$/.test(localName) ? undefined : await store.refs.get(localName);
+  if (!root) {
+    const image = await findLocalImage(store, localName);
+    root = image?.index ?? image?.descriptor;
+  }
+  if (!root) {
+    throw new GantryError(`no local image ${localName}`, { hint: 'build it with -t, pull it, or check the name with gantry images' });
+  }
+  return pushFromStore(store, root, reference, options);
+}
+
+/** Pushes a manifest or index from the store (e.g. one written by writeArtifact) with all its blobs. */
+export async function pushArtifact(store: Store, artifact: Descriptor, reference: string, options: PushOptions = {}): Promise<PushResult> {
+  return pushFromStore(store, artifact, reference, options);
+}
+
+async function pushFromStore(store: Store, root: Descriptor, reference: string, options: PushOptions): Promise<PushResult> {
+  const ref = parseReference(reference);
+  if (ref.digest && ref.digest !== root.digest) {
+    throw new GantryError(`cannot push ${root.digest} as ${formatReference(ref)}: a digest reference must be the content's own digest`, {
+      hint: 'push to a tag instead, or drop the digest',
+    });
+  }
+  const target = openForPush(ref, options, options.mountFrom ?? []);
+  const source = new StoreImageIO(store);
+  const bytes = await source.getManifest(root);
+  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, copyOptionsFor(options, target));
+  return { reference: formatReference(ref), descriptor: root };
+}
+
+export interface ManifestListOptions extends RegistryOptions {
+  /** Annotations of the new index. */
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Creates a multi-platform index in a registry from images already in registries (like `docker
+ * buildx imagetools create`): each source is a single-platform image or an index whose images are all
+ * taken. Content from other repositories is mounted or copied into the target's repository first.
+ */
+export async function createManifestList(sources: string[], target: string, options: ManifestListOptions = {}): Promise<PushResult> {
+  if (sources.length === 0) throw new GantryError('a manifest list needs at least one source image');
+  const session = sessionFor(options);
+  const targetRef = parseReference(target);
+  if (targetRef.digest) throw new GantryError(`the target of a new manifest list must be a tag, not a digest (${target})`);
+  const entries: Array<{ descriptor: Descriptor; source: RegistryRepository }> = [];
+  const sameRegistrySources: string[] = [];
+  for (const text of sources) {
+    const ref = parseReference(text);
+    const repo = new RegistryRepository(session, ref.registry, ref.repository, { useMirrors: true });
+    if (ref.registry === targetRef.registry && ref.repository !== targetRef.repository) sameRegistrySources.push(ref.repository);
+    const root = await repo.resolve(ref.digest ?? (ref.tag as string));
+    if (isIndexMediaType(root.descriptor.mediaType)) {
+      for (const child of parseJson<ImageIndex>(root.bytes).manifests) entries.push({ descriptor: child, source: repo });
+    } else {
+      const manifest = parseJson<ImageManifest>(root.bytes);
+      const config = parseJson<Partial<ImageConfig>>(await readSmallBlob(repo, manifest.config, 16 * 1024 * 1024));
+      if (!config.os || !config.architecture) throw new GantryError(`${formatReference(ref)} has no platform in its config; it cannot go into a manifest list`);
+      const platform = config.variant ? { os: config.os, architecture: config.architecture, variant: config.variant } : { os: config.os, architecture: config.architecture };
+      entries.push({ descriptor: { ...root.descriptor, platform }, source: repo });
+    }
+  }
+  const unique = [...new Map(entries.map((e) => [e.descriptor.digest, e])).values()];
+  for (let i = 0; i < unique.length; i++) {
+    const a = unique[i].descriptor.platform;
+    if (!a || a.architecture === 'unknown') continue;
+    const clash = unique.slice(i + 1).find((e) => e.descriptor.platform && platformsEqual(a, e.descriptor.platform));
+    if (clash) {
+      throw new GantryError(`two source images are for ${formatPlatform(a)} (${shortDigest(unique[i].descriptor.digest)} and ${shortDigest(clash.descriptor.digest)})`, {
+        hint: 'a manifest list holds one image per platform',
+      });
+    }
+  }
+  const targetRepo = openForPush(targetRef, options, sameRegistrySources);
+  const allDocker = unique.every((e) => e.descriptor.mediaType === MediaType.dockerManifest);
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: allDocker ? MediaType.dockerManifestList : MediaType.ociIndex,
+    manifests: unique.map((e) => e.descriptor),
+  };
+  if (options.annotations && Object.keys(options.annotations).length > 0) {
+    if (allDocker) throw new GantryError('annotations need an OCI index, but every source is a Docker schema 2 image', { hint: 'leave out the annotations' });
+    index.annotations = options.annotations;
+  }
+  const bytes = Buffer.from(JSON.stringify(index, null, 2));
+  const root: Descriptor = { mediaType: index.mediaType as string, digest: sha256(bytes), size: bytes.length };
+  const childSources = new Map(unique.map((e) => [e.descriptor.digest, e.source]));
+  await pushVerified((child) => childSources.get(child.digest) as RegistryRepository, targetRepo, root, bytes, targetRef.tag, copyOptionsFor(options, targetRepo));
+  return { reference: formatReference(targetRef), descriptor: root };
+}
+
+function copyOptionsFor(options: RegistryOptions, target: RegistryRepository): CopyOptions {
+  const session = sessionFor(options);
+  return { concurrency: session.options.concurrency, ...copyProgress(session.options.onProgress, 'push', target.name) };
+}
+
+function openForPush(ref: ImageReference, options: RegistryOptions, mountFrom: string[]): RegistryRepository {
+  return new RegistryRepository(sessionFor(options), ref.registry, ref.repository, { push: true, mountFrom });
+}
+
+/**
+ * Copies `root` to `target`. For an index: every child image is pushed (one at a time, so the blob
+ * concurrency stays bounded), each from `sourceOf(child)`, then every child manifest and blob is confirmed with HEAD, and only then
+ * is the index written and tagged.
+ */
+async function pushVerified(
+  sourceOf: (child: Descriptor) => ImageSource,
+  target: RegistryRepository,
+  root: Descriptor,
+  bytes: Uint8Array,
+  tag: string | undefined,
+  copyOptions: CopyOptions,
+): Promise<void> {
+  if (!isIndexMediaType(root.mediaType)) {
+    await copyImage(sourceOf(root), target, root, { ...copyOptions, tag });
+    return;
+  }
+  const index = parseJson<ImageIndex>(bytes);
+  const failures: string[] = [];
+  let firstError: unknown;
+  for (const child of index.manifests) {
+    try {
+      const source = sourceOf(child);
+      await copyImage(source, target, child, copyOptions);
+      await confirmPresent(source, target, child);
+    } catch (err) {
+      failures.push(`${childLabel(child)}: ${(err as Error).message}`);
+      firstError ??= err;
+    }
+  }
+  if (failures.length > 0) {
+    throw new GantryError(`push to ${target.name} failed for ${failures.length === 1 ? 'the image' : 'the images'} ${failures.join('; ')}`, {
+      hint: tag ? `the tag ${tag} was not changed; push again to retry` : 'nothing was tagged; push again to retry',
+      cause: firstError,
+    });
+  }
+  await target.putManifest(root, bytes, tag);
+}
+
+/** HEADs a pushed manifest and everything it refers to. */
+async function confirmPresent(source: ImageSource, target: RegistryRepository, descriptor: Descriptor): Promise<void> {
+  if (!(await target.hasManifest(descriptor))) throw new GantryError(`manifest ${descriptor.digest} is missing from ${target.name} after being pushed`);
+  const doc = parseJson<ImageIndex | ImageManifest>(await source.getManifest(descriptor));
+  if ('manifests' in doc && Array.isArray(doc.manifests)) {
+    for (const child of doc.manifests) await confirmPresent(source, target, child);
+    return;
+  }
+  const manifest = doc as ImageManifest;
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    if (!(await target.hasBlob(blob))) throw new GantryError(`blob ${blob.digest} is missing from ${target.name} after being pushed`);
+  }
+}
+
+function childLabel(child: Descriptor): string {
+  if (child.platform && child.platform.architecture !== 'unknown') return `for ${formatPlatform(child.platform)} (${shortDigest(child.digest)})`;
+  const reference = child.annotations?.['vnd.docker.reference.digest'];
+  if (reference) return `attestation for ${shortDigest(reference)}`;
+  return isManifestMediaType(child.mediaType) ? shortDigest(child.digest) : `${child.mediaType} ${shortDigest(child.digest)}`;
+}
