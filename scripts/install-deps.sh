@@ -23,6 +23,7 @@ declare -A wanted=(
   [zstd]=zstd
   [openssl]=openssl
   [git]=git
+  [htpasswd]=apache2-utils
   [mount]=mount
   [unshare]=util-linux
   [qemu-aarch64-static]=qemu-user-static

@@ -53,6 +53,7 @@ export async function copyImage(source: ImageSource, sink: ImageSink, root: Desc
 
 class Copier {
   private readonly blobsDone = new Map<Digest, Promise<void>>();
+  private firstError: unknown;
   private readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
 
   constructor(
@@ -100,8 +101,8 @@ class Copier {
   private async copyManifestTree(descriptor: Descriptor, bytes: Uint8Array): Promise<void> {
     const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex | ImageManifest;
     if ('manifests' in doc && Array.isArray(doc.manifests)) {
-      // Children one by one: each child completes (blobs, then its manifest) before the index is written.
-      await Promise.all(
+      // Every child completes (blobs, then its manifest) before the index is written.
+      await this.all(
         doc.manifests.map(async (child) => {
           if (await this.sink.hasManifest(child)) return;
           const childBytes = await this.source.getManifest(child);
@@ -116,19 +117,36 @@ class Copier {
     if (!manifest.config || !Array.isArray(manifest.layers)) {
       throw new GantryError(`${this.source.description}: ${descriptor.digest} is neither an image manifest nor an index`);
     }
-    await Promise.all([manifest.config, ...manifest.layers].map((blob) => this.copyBlob(blob)));
+    await this.all([manifest.config, ...manifest.layers].map((blob) => this.copyBlob(blob)));
+  }
+
+  /**
+   * Waits for every task, then throws the first failure: when a copy fails, no transfer it started is
+   * still writing, and tasks not yet started are skipped.
+   */
+  private async all(tasks: Promise<void>[]): Promise<void> {
+    const results = await Promise.allSettled(tasks);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw this.firstError ?? failed.reason;
   }
 
   private copyBlob(descriptor: Descriptor): Promise<void> {
     let done = this.blobsDone.get(descriptor.digest);
     if (!done) {
       done = this.limit(async () => {
-        if (await this.sink.hasBlob(descriptor)) {
-          this.options.onBlob?.(descriptor, 'exists');
-          return;
+        // After a failure, blobs still queued are not started.
+        if (this.firstError !== undefined) throw this.firstError;
+        try {
+          if (await this.sink.hasBlob(descriptor)) {
+            this.options.onBlob?.(descriptor, 'exists');
+            return;
+          }
+          await this.sink.putBlob(descriptor, () => this.source.openBlob(descriptor));
+          this.options.onBlob?.(descriptor, 'copied');
+        } catch (err) {
+          this.firstError ??= err;
+          throw err;
         }
-        await this.sink.putBlob(descriptor, () => this.source.openBlob(descriptor));
-        this.options.onBlob?.(descriptor, 'copied');
       });
       this.blobsDone.set(descriptor.digest, done);
     }

@@ -1,5 +1,5 @@
 /** Pulling images and artifacts into the store, and resolving a remote image without storing it. */
-import { copyImageSettled as copyImage } from './settle.js';
+import { copyImage } from '../image/copy.js';
 import { formatPlatform, hostPlatform, platformMatches } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';

@@ -3,8 +3,7 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import type { CopyOptions, ImageSource } from '../image/copy.js';
-import { copyImageSettled as copyImage } from './settle.js';
+import { copyImage, type CopyOptions, type ImageSource } from '../image/copy.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import {

@@ -1,0 +1,115 @@
+/**
+ * The build cache on disk: a record per step cache key (the layer the step produced), and per step
+ * identity the inputs of its most recent build, so a miss can be explained by comparing inputs.
+ *
+ *   <store>/cache/records/<key hex>.json     CacheRecord
+ *   <store>/cache/inputs/<identity hex>.json StepInputs (one per step identity: bounded by the
+ *                                             number of distinct steps built; pruned by age)
+ */
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, isDigest, type Digest } from '../util/digest.js';
+import { errnoCode } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+
+export interface LayerRecord {
+  /** Compressed blob digest, size and media type as stored. */
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  /** Uncompressed digest (what rootfs.diff_ids and chain IDs use). */
+  diffId: Digest;
+}
+
+export interface CacheRecord {
+  key: Digest;
+  layer: LayerRecord;
+  /** The step, for humans: "[build 2/5] RUN make". */
+  description: string;
+  createdAt: string;
+  /** How long the step took when it ran, in seconds. */
+  seconds: number;
+}
+
+/** What went into a step's key, kept so the next miss can name what changed. */
+export interface StepInputs {
+  key: Digest;
+  parentKey: Digest;
+  /** The expanded instruction (history form). */
+  instruction: string;
+  platform: string;
+  /** The stage's base image, for the stage's first step. */
+  base?: { name: string; digest: string };
+  buildArgs: Array<[string, string]>;
+  env: string[];
+  /** Other definition fields (user, workdir, mounts, chown, ...) as strings. */
+  fields: Record<string, string>;
+  /** Summary of the content the step read (context selection or source stage), opaque here. */
+  content?: unknown;
+}
+
+export class CacheStore {
+  private readonly recordsDir: string;
+  private readonly inputsDir: string;
+
+  constructor(cacheDir: string) {
+    this.recordsDir = join(cacheDir, 'records');
+    this.inputsDir = join(cacheDir, 'inputs');
+  }
+
+  async get(key: Digest): Promise<CacheRecord | undefined> {
+    return readJsonFile<CacheRecord>(join(this.recordsDir, `${digestHex(key)}.json`));
+  }
+
+  async put(record: CacheRecord): Promise<void> {
+    await writeFileAtomic(join(this.recordsDir, `${digestHex(record.key)}.json`), JSON.stringify(record));
+  }
+
+  async delete(key: Digest): Promise<void> {
+    await rm(join(this.recordsDir, `${digestHex(key)}.json`), { force: true });
+  }
+
+  async list(): Promise<CacheRecord[]> {
+    const records: CacheRecord[] = [];
+    for (const name of await readdir(this.recordsDir).catch(() => [] as string[])) {
+      const key = `sha256:${name.replace(/\.json$/, '')}`;
+      if (!name.endsWith('.json') || !isDigest(key)) continue;
+      const record = await this.get(key);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  async getInputs(identity: Digest): Promise<StepInputs | undefined> {
+    return readJsonFile<StepInputs>(join(this.inputsDir, `${digestHex(identity)}.json`));
+  }
+
+  async putInputs(identity: Digest, inputs: StepInputs): Promise<void> {
+    await writeFileAtomic(join(this.inputsDir, `${digestHex(identity)}.json`), JSON.stringify(inputs));
+  }
+
+  /** Removes input records not written for `maxAgeDays` days; returns bytes freed. */
+  async pruneInputs(maxAgeDays: number): Promise<number> {
+    let freed = 0;
+    const cutoff = Date.now() - maxAgeDays * 86400_000;
+    for (const name of await readdir(this.inputsDir).catch(() => [] as string[])) {
+      const path = join(this.inputsDir, name);
+      const st = await stat(path).catch(() => undefined);
+      if (st && st.mtimeMs < cutoff) {
+        await rm(path, { force: true });
+        freed += st.size;
+      }
+    }
+    return freed;
+  }
+}
+
+/** A record that is missing, truncated or corrupt reads as absent: the step simply runs again. */
+async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
