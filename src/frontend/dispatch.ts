@@ -348,7 +348,16 @@ function dispatchRun(state: StageState, command: StageCommand, instruction: Inst
   }
   if (instruction.prependShell) args = withShell(state, args);
 
-  const specs = instruction.mounts.map((text) => parseMountSpec(text, expand));
+  const specs = instruction.mounts.map((text) => {
+    try {
+      return parseMountSpec(text, expand);
+    } catch (err) {
+      if (err instanceof GantryError && !err.location) {
+        throw ctx.source.error(err.message, lineOf(state, command), { needle: command.fromOnBuild ? undefined : text, hint: err.hint });
+      }
+      throw err;
+    }
+  });
   let sshCount = 0;
   // ssh mounts without a target get /run/buildkit/ssh_agent.N, N counting the ssh mounts.
   const mounts = specs.map((spec, i) => runMount(state, command, ctx, spec, command.sources[i], spec.type === 'ssh' ? sshCount++ : 0));

@@ -166,7 +166,9 @@ export function parseInstruction(node: InstructionNode, source: DockerfileSource
 
 /** The text an error is about, so the caret points at it (a flag, or the keyword). */
 function locateNeedle(err: GantryError, node: InstructionNode): string | undefined {
-  const flag = /(--[a-z-]+)/.exec(err.message)?.[1];
+  const named = /(--[a-z-]+)/.exec(err.message)?.[1];
+  const topic = /\b(network|security|mount|device)\b/.exec(err.message)?.[1];
+  const flag = named ?? (topic === undefined ? undefined : `--${topic}`);
   if (flag && node.flags.some((f) => f.startsWith(flag))) return flag;
   return node.keyword;
 }

@@ -204,10 +204,7 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
   }
 
   if (instructions.length === 0) {
-    throw new GantryError('file with no instructions', {
-      location: { file, line: Math.max(1, currentLine), column: 1 },
-      hint: 'a Dockerfile needs at least a FROM instruction',
-    });
+    throw source.error('file with no instructions', Math.max(1, currentLine), { hint: 'a Dockerfile needs at least a FROM instruction' });
   }
   return { source, escapeToken, directives, instructions, emptyContinuationLines };
 }
