@@ -87,7 +87,7 @@ function dispatchInstruction(state: StageState, command: StageCommand, ctx: Disp
     case 'entrypoint':
       return dispatchCmdOrEntrypoint(state, command, instruction, ctx, lint, line);
     case 'healthcheck': {
-      trackOnce(state, 'healthcheckLine', 'HEALTHCHECK', instruction.keyword, lint, line);
+      trackOnce(state, 'healthcheckLine', instruction.keyword, lint, line);
       state.config.Healthcheck = { ...instruction.health };
       return configStep(state, command, ctx, `HEALTHCHECK ${formatHealthcheck(instruction.health)}`);
     }
@@ -246,7 +246,7 @@ function dispatchCmdOrEntrypoint(
   line: number,
 ): PlannedStep {
   const name = instruction.kind === 'cmd' ? 'CMD' : 'ENTRYPOINT';
-  trackOnce(state, instruction.kind === 'cmd' ? 'cmdLine' : 'entrypointLine', name, instruction.keyword, lint, line);
+  trackOnce(state, instruction.kind === 'cmd' ? 'cmdLine' : 'entrypointLine', instruction.keyword, lint, line);
   let args = instruction.cmdLine;
   if (instruction.prependShell) {
     if (!state.config.Shell || state.config.Shell.length === 0) {
@@ -266,16 +266,9 @@ function dispatchCmdOrEntrypoint(
 }
 
 /** MultipleInstructionsDisallowed: reported at the earlier instruction, which is the one ignored. */
-function trackOnce(
-  state: StageState,
-  field: 'cmdLine' | 'entrypointLine' | 'healthcheckLine',
-  name: string,
-  keyword: string,
-  lint: Linter,
-  line: number,
-): void {
+function trackOnce(state: StageState, field: 'cmdLine' | 'entrypointLine' | 'healthcheckLine', keyword: string, lint: Linter, line: number): void {
   const previous = state[field];
-  if (previous !== undefined) lint.run(Rules.MultipleInstructionsDisallowed, previous, Messages.multipleInstructionsDisallowed(keyword || name));
+  if (previous !== undefined) lint.run(Rules.MultipleInstructionsDisallowed, previous, Messages.multipleInstructionsDisallowed(keyword));
   state[field] = line;
 }
 
@@ -576,9 +569,8 @@ function dispatchCopy(
  */
 function checkIgnoredSource(src: string, isAdd: boolean, ctx: DispatchContext, lint: Linter, line: number): void {
   if (!ctx.isIgnored) return;
-  let path = cleanPath(src);
-  if (path === '/') path = '.';
-  const contextPath = path.startsWith('/') ? path.slice(1) : path;
+  const path = cleanPath(src);
+  const contextPath = path === '/' ? '.' : path.replace(/^\//, '');
   if (ctx.isIgnored(contextPath)) {
     lint.run(Rules.CopyIgnoredFile, line, Messages.copyIgnoredFile(isAdd ? 'Add' : 'Copy', path));
   }

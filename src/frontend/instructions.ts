@@ -10,6 +10,7 @@ import { FlagSet } from './flags.js';
 import { goQuote, parseGoDuration } from './go-text.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import { INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
+import { parseCsvFields } from './run-mounts.js';
 import type { DockerfileSource } from './source.js';
 import { suggest } from './suggest.js';
 
@@ -517,7 +518,7 @@ function parseInterval(value: string, name: string): number {
 
 /** `from=` in a RUN --mount cannot use variables (checked before expansion, as BuildKit does). */
 function rejectVariableMountFrom(mount: string): void {
-  for (const field of mount.split(',')) {
+  for (const field of parseCsvFields(mount)) {
     const eq = field.indexOf('=');
     if (eq < 0 || field.slice(0, eq).toLowerCase() !== 'from') continue;
     const value = field.slice(eq + 1);

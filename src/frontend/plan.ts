@@ -6,7 +6,7 @@
  */
 import { GantryError } from '../util/errors.js';
 import type { ContainerConfig, Platform } from '../image/types.js';
-import { Linter, Messages, Rules } from './checks.js';
+import { Linter, Messages, Rules, validateCommandCasing, validateStageNames } from './checks.js';
 import { emptyCheckConfig, parseCheckConfig, type CheckConfig } from './directives.js';
 import { dispatchCommand, type DispatchContext } from './dispatch.js';
 import { normalizedReferenceString, parseNormalizedReference } from './image-ref.js';
@@ -91,8 +91,6 @@ const COMMON_IMAGE_NAMES = ['alpine', 'busybox', 'centos', 'debian', 'golang', '
   `${name}:latest`,
 ]);
 
-const RESERVED_STAGE_NAMES = new Set(['context', 'scratch']);
-
 class Planner {
   private parsed?: ParsedDockerfile;
   private lint?: Linter;
@@ -106,12 +104,17 @@ class Planner {
   private readonly unsetInFrom = new Map<StageState, string[]>();
   private globalArgs = new EnvList();
   private lexer = new ShellLexer();
+  private readonly targetPlatform: Platform;
+  private readonly buildPlatform: Platform;
 
   constructor(
     private readonly text: string,
     private readonly options: PlanOptions,
     private readonly allStages: boolean,
-  ) {}
+  ) {
+    this.targetPlatform = normalizePlatform(options.targetPlatform);
+    this.buildPlatform = normalizePlatform(options.buildPlatform);
+  }
 
   warnings(): CheckWarning[] {
     return this.lint ? [...this.lint.warnings] : [];
@@ -190,8 +193,8 @@ class Planner {
   }
 
   private platformArgs(targetName: string): EnvList {
-    const build = this.options.buildPlatform;
-    const target = this.options.targetPlatform;
+    const build = this.buildPlatform;
+    const target = this.targetPlatform;
     const env = new EnvList([
       ['BUILDPLATFORM', formatPlatform(build)],
       ['BUILDOS', build.os],
@@ -314,7 +317,7 @@ class Planner {
     }
     if (expansion.matched.size === 0 && expansion.unmatched.size === 0) {
       try {
-        const constant = parsePlatform(expansion.result, this.options.buildPlatform);
+        const constant = parsePlatform(expansion.result, this.buildPlatform);
         const name = stage.name ?? '';
         if (!name.includes(constant.os) && !name.includes(constant.architecture)) {
           lint.run(Rules.FromPlatformFlagConstDisallowed, stage.line, Messages.fromPlatformFlagConstDisallowed(expansion.result));
@@ -329,7 +332,7 @@ class Planner {
     }
     let platform: Platform;
     try {
-      platform = parsePlatform(expansion.result, this.options.buildPlatform);
+      platform = parsePlatform(expansion.result, this.buildPlatform);
     } catch (err) {
       if (!(err instanceof GantryError)) throw err;
       throw this.source.error(`failed to parse platform ${written}: ${err.message}`, stage.line, {
@@ -498,7 +501,7 @@ class Planner {
 
   private async resolveBase(state: StageState, reachable: boolean): Promise<void> {
     if (state.baseName === 'scratch') {
-      state.platform = this.options.targetPlatform;
+      state.platform = this.targetPlatform;
       state.os = state.platform.os;
       state.config = { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' };
       if (!state.definition) state.dispatched = true;
@@ -519,7 +522,7 @@ class Planner {
         hint: stageHint ?? unsetArgsHint(this.unsetInFrom.get(state) ?? []) ?? 'image names are lower case, like alpine:3.20 or ghcr.io/org/app:tag',
       });
     }
-    const platform = state.platform ?? this.options.targetPlatform;
+    const platform = state.platform ?? this.targetPlatform;
     let image: ResolvedImage;
     try {
       image = await this.resolveImage(ref, platform);
@@ -617,7 +620,7 @@ class Planner {
       if (!this.allStages && !this.reachable.has(state)) continue;
       if (state.base) state.inheritFromBase();
       state.dispatched = true;
-      state.platform ??= this.options.targetPlatform;
+      state.platform ??= this.targetPlatform;
       this.initializeFromBase(state);
       for (const command of state.commands) dispatchCommand(state, command, ctx);
     }
@@ -665,7 +668,7 @@ class Planner {
           : state.resolvedImage
             ? { kind: 'image', image: state.resolvedImage }
             : { kind: 'scratch' },
-        platform: state.platform ?? this.options.targetPlatform,
+        platform: state.platform ?? this.targetPlatform,
         source: { file: this.options.file, startLine: definition.node.startLine, endLine: definition.node.endLine, original: definition.original },
         baseConfig: state.baseConfig,
         steps: state.steps,
@@ -715,36 +718,4 @@ function pinnedReference(image: ResolvedImage): string {
 function unsetArgsHint(names: string[]): string | undefined {
   if (names.length === 0) return undefined;
   return names.map((name) => `ARG ${name} has no value and no global default`).join('; ');
-}
-
-function validateStageNames(stages: StageDefinition[], lint: Linter): void {
-  const seen = new Set<string>();
-  for (const stage of stages) {
-    if (stage.name === undefined) continue;
-    if (RESERVED_STAGE_NAMES.has(stage.name)) lint.run(Rules.ReservedStageName, stage.line, Messages.reservedStageName(stage.name));
-    if (seen.has(stage.name)) lint.run(Rules.DuplicateStageName, stage.line, Messages.duplicateStageName(stage.name));
-    seen.add(stage.name);
-  }
-}
-
-function validateCommandCasing(stages: StageDefinition[], lint: Linter): void {
-  let lower = 0;
-  let upper = 0;
-  const names: Array<[string, number]> = [];
-  for (const stage of stages) {
-    names.push([stage.keyword, stage.line]);
-    for (const instruction of stage.instructions) names.push([instruction.keyword, instruction.line]);
-  }
-  for (const [name] of names) {
-    if (name === name.toLowerCase()) lower++;
-    else if (name === name.toUpperCase()) upper++;
-  }
-  const majorityLower = lower > upper;
-  for (const [name, line] of names) {
-    if (majorityLower && name.toLowerCase() !== name) {
-      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'lowercase'));
-    } else if (!majorityLower && name.toUpperCase() !== name) {
-      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'uppercase'));
-    }
-  }
 }

@@ -12,7 +12,10 @@ export interface EnvLookup {
   keys(): string[];
 }
 
-/** An ordered list of variables; setting an existing name keeps its position. */
+/**
+ * An ordered list of variables. Setting a name moves it to the end, as BuildKit's environment list
+ * orders variables by when they were last set (so a RUN sees them in that order).
+ */
 export class EnvList implements EnvLookup {
   private readonly values = new Map<string, string>();
 
@@ -42,6 +45,7 @@ export class EnvList implements EnvLookup {
   }
 
   set(name: string, value: string): this {
+    this.values.delete(name);
     this.values.set(name, value);
     return this;
   }

@@ -151,6 +151,13 @@ test('expansion sees the base image Env; RUN strings are not expanded', async ()
   assert.deepEqual(runs(plan)[0]!.args, ['/bin/sh', '-c', 'echo $APP_HOME']);
 });
 
+test('a RUN sees variables in the order they were last set; the image Env keeps its order', async () => {
+  const resolver = fakeResolver({ base: { config: { Env: ['PATH=/bin', 'HOME=/root'] } } });
+  const plan = await planBuild('FROM base\nENV PATH=/opt/bin:$PATH\nARG V=1\nRUN x\n', planOptions({ resolveImage: resolver }));
+  assert.deepEqual(runs(plan)[0]!.env, ['HOME=/root', 'PATH=/opt/bin:/bin', 'V=1']);
+  assert.deepEqual(lastConfig(plan).Env, ['PATH=/opt/bin:/bin', 'HOME=/root']);
+});
+
 test('relative WORKDIR and COPY destinations resolve against the working directory', async () => {
   const plan = await planBuild('FROM scratch\nWORKDIR /a\nWORKDIR b/../c\nCOPY x y\nCOPY x .\nCOPY x /abs/\n', planOptions());
   const [first, second] = steps(plan);

@@ -83,9 +83,9 @@ test('syntax errors name the word, as BuildKit does', () => {
   );
 });
 
-test('EnvList keeps definition order and replaces in place', () => {
+test('EnvList orders variables by when they were last set', () => {
   const list = EnvList.fromStrings(['A=1', 'B=2=3', 'C']);
-  list.set('A', 'x');
-  assert.deepEqual(list.toStrings(), ['A=x', 'B=2=3', 'C=']);
   assert.deepEqual(list.keys(), ['A', 'B', 'C']);
+  list.set('A', 'x');
+  assert.deepEqual(list.toStrings(), ['B=2=3', 'C=', 'A=x']);
 });
