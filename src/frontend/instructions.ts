@@ -182,7 +182,7 @@ function interpret(node: InstructionNode, lint: Linter): Instruction {
     original: node.original.trim(),
     comments: node.comments,
   };
-  const args = node.trigger ? [node.trigger.keyword, ...nodeArgs(node.trigger)] : node.args;
+  const args = nodeArgs(node);
   const upper = node.keyword.toUpperCase();
   const flags = new FlagSet(node.flags, upper);
   switch (node.keyword.toLowerCase()) {

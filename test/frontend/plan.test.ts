@@ -158,6 +158,33 @@ test('a RUN sees variables in the order they were last set; the image Env keeps 
   assert.deepEqual(lastConfig(plan).Env, ['PATH=/opt/bin:/bin', 'HOME=/root']);
 });
 
+test('words expand in ADD, COPY, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR and ONBUILD triggers', async () => {
+  const resolver = fakeResolver({ parent: { config: { Env: ['PATH=/bin'], OnBuild: ['LABEL from.trigger=$PORT'] } } });
+  const plan = await planBuild(
+    [
+      'FROM parent',
+      'ARG PORT=8080 NAME=app SIG=SIGINT',
+      'ADD ${NAME}.tgz /opt/$NAME/',
+      'COPY --chown=$NAME:$NAME ${NAME}.conf /etc/',
+      'EXPOSE $PORT/udp',
+      'LABEL "${NAME}.version"=1',
+      'STOPSIGNAL $SIG',
+      'USER $NAME',
+      'VOLUME /var/$NAME',
+      'WORKDIR /srv/$NAME',
+      'CMD echo $NAME',
+    ].join('\n'),
+    planOptions({ resolveImage: resolver }),
+  );
+  const [add, copy] = copies(plan);
+  assert.deepEqual([add!.sources, add!.dest, copy!.chown, copy!.sources], [['app.tgz'], '/opt/app/', 'app:app', ['app.conf']]);
+  const config = lastConfig(plan);
+  assert.deepEqual(config.ExposedPorts, { '8080/udp': {} });
+  assert.deepEqual(config.Labels, { 'from.trigger': '', 'app.version': '1' });
+  assert.deepEqual([config.StopSignal, config.User, config.Volumes, config.WorkingDir], ['SIGINT', 'app', { '/var/app': {} }, '/srv/app']);
+  assert.deepEqual(config.Cmd, ['/bin/sh', '-c', 'echo $NAME'], 'CMD is not expanded');
+});
+
 test('relative WORKDIR and COPY destinations resolve against the working directory', async () => {
   const plan = await planBuild('FROM scratch\nWORKDIR /a\nWORKDIR b/../c\nCOPY x y\nCOPY x .\nCOPY x /abs/\n', planOptions());
   const [first, second] = steps(plan);
