@@ -1,0 +1,482 @@
+/**
+ * Dockerfile text → a list of instruction nodes, the way BuildKit's parser reads it: directives,
+ * comments, line continuations (comment and blank lines inside them are dropped), CRLF and a UTF-8
+ * BOM, per-instruction argument forms (JSON or shell, key=value, words) and heredoc bodies.
+ * Instructions are not interpreted here (see instructions.ts).
+ */
+import { GantryError } from '../util/errors.js';
+import { DirectiveParser, type ParserDirective } from './directives.js';
+import { goQuote, isGoSpace, trimGoSpace, trimGoSpaceLeft } from './go-text.js';
+import { heredocsInLine, type Heredoc } from './heredoc.js';
+import { DockerfileSource, withLocation } from './source.js';
+
+export type EscapeToken = '\\' | '`';
+
+export interface InstructionNode {
+  /** The keyword as written, e.g. "copy" or "FROM". */
+  keyword: string;
+  /** Flags as written before the arguments, quotes removed, e.g. "--from=build". */
+  flags: string[];
+  /**
+   * Arguments in BuildKit's AST form: JSON array items; or whitespace-separated words; or one string
+   * (shell form); ENV and LABEL give key, value, separator ("=" or "" for the legacy form) triples;
+   * HEALTHCHECK gives its type then its command.
+   */
+  args: string[];
+  /** ONBUILD's trigger instruction. */
+  trigger?: InstructionNode;
+  /** Arguments were written as a JSON array. */
+  json: boolean;
+  heredocs: Heredoc[];
+  /** The instruction as written, continuation lines joined (heredoc bodies excluded). */
+  original: string;
+  startLine: number;
+  endLine: number;
+  /** Comment lines just above the instruction (text after "#", trimmed). */
+  comments: string[];
+}
+
+export interface ParsedDockerfile {
+  source: DockerfileSource;
+  escapeToken: EscapeToken;
+  directives: ParserDirective[];
+  instructions: InstructionNode[];
+  /** For each instruction whose continuation had empty lines, the line it ends on. */
+  emptyContinuationLines: number[];
+}
+
+const WHITESPACE_RE = /[\t\v\f\r ]+/;
+const MAX_LINE_BYTES = 65535;
+
+const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
+
+interface LineParser {
+  (rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode };
+}
+
+const LINE_PARSERS: Record<string, LineParser> = {
+  add: parseMaybeJsonToList,
+  arg: (rest, escape) => ({ args: parseWords(rest, escape), json: false }),
+  cmd: parseMaybeJson,
+  copy: parseMaybeJsonToList,
+  entrypoint: parseMaybeJson,
+  env: (rest, escape) => ({ args: parseNameValue(rest, 'ENV', escape), json: false }),
+  expose: (rest) => ({ args: splitWhitespace(rest), json: false }),
+  from: (rest) => ({ args: splitWhitespace(rest), json: false }),
+  healthcheck: parseHealthConfig,
+  label: (rest, escape) => ({ args: parseNameValue(rest, 'LABEL', escape), json: false }),
+  maintainer: parseString,
+  onbuild: parseSubCommand,
+  run: parseMaybeJson,
+  shell: parseMaybeJson,
+  stopsignal: parseString,
+  user: parseString,
+  volume: parseMaybeJsonToList,
+  workdir: parseString,
+};
+
+/** The instruction keywords, upper case. */
+export const INSTRUCTION_NAMES = Object.keys(LINE_PARSERS).map((name) => name.toUpperCase());
+
+/** Parses a Dockerfile. Throws a GantryError with the file, line and column of a syntax error. */
+export function parseDockerfile(text: string, file: string): ParsedDockerfile {
+  const source = new DockerfileSource(file, text);
+  const rawLines = splitLinesKeepingEndings(text.replace(/^\ufeff/, ''));
+  const directiveParser = new DirectiveParser();
+  const directives: ParserDirective[] = [];
+  let escapeToken: EscapeToken = '\\';
+  let continuation = continuationRegex(escapeToken);
+  const instructions: InstructionNode[] = [];
+  const emptyContinuationLines: number[] = [];
+  let comments: string[] = [];
+  let index = 0;
+  let currentLine = 0;
+
+  const checkLength = (raw: string, line: number) => {
+    if (Buffer.byteLength(trimNewline(raw)) > MAX_LINE_BYTES) {
+      throw source.error(`dockerfile line greater than max allowed size of ${MAX_LINE_BYTES}`, line, {
+        hint: 'split the line with line continuations',
+      });
+    }
+  };
+
+  // Strips line ending (and leading space on an instruction's first line), reads a directive, drops comments.
+  const processLine = (raw: string, line: number, stripLeft: boolean): string => {
+    checkLength(raw, line);
+    let token = trimNewline(raw);
+    if (stripLeft) token = trimGoSpaceLeft(token);
+    let directive: ParserDirective | undefined;
+    try {
+      directive = directiveParser.parseLine(token);
+    } catch (err) {
+      throw withLocation(err, source, line);
+    }
+    if (directive) {
+      directives.push(directive);
+      if (directive.name === 'escape') {
+        if (directive.value !== '`' && directive.value !== '\\') {
+          throw source.error(`invalid escape token '${directive.value}' does not match \` or \\`, line, {
+            hint: 'the escape directive takes a backslash or a backtick',
+          });
+        }
+        escapeToken = directive.value;
+        continuation = continuationRegex(escapeToken);
+      }
+      // A directive is not a comment that describes the next instruction.
+      comments.pop();
+    }
+    return isComment(token) ? '' : token;
+  };
+
+  while (index < rawLines.length) {
+    const raw = rawLines[index++]!;
+    if (isComment(raw)) {
+      // BuildKit drops the first character of the raw line, so an indented comment keeps its "#".
+      const comment = trimGoSpace(Array.from(raw).slice(1).join(''));
+      if (comment === '') comments = [];
+      else comments.push(comment);
+    }
+    let processed = processLine(raw, currentLine + 1, true);
+    currentLine++;
+    const startLine = currentLine;
+    let [text, complete] = trimContinuation(processed, continuation);
+    if (complete && text.length === 0) continue;
+    let joined = text;
+    let hasEmptyContinuation = false;
+    while (!complete && index < rawLines.length) {
+      const next = rawLines[index++]!;
+      processed = processLine(next, currentLine + 1, false);
+      currentLine++;
+      if (isComment(next)) continue;
+      if (trimGoSpaceLeft(processed).length === 0) {
+        hasEmptyContinuation = true;
+        continue;
+      }
+      [text, complete] = trimContinuation(processed, continuation);
+      joined += text;
+    }
+    if (hasEmptyContinuation) emptyContinuationLines.push(currentLine);
+
+    let node: InstructionNode;
+    try {
+      node = nodeFromLine(joined, escapeToken, comments);
+    } catch (err) {
+      throw withLocation(err, source, startLine);
+    }
+    node.startLine = startLine;
+
+    const heredocHost = node.keyword.toLowerCase() === 'onbuild' && node.trigger ? node.trigger : node;
+    if (HEREDOC_INSTRUCTIONS.has(heredocHost.keyword.toLowerCase()) && !heredocHost.json && joined.includes('<<')) {
+      let docs: ReturnType<typeof heredocsInLine>;
+      try {
+        docs = heredocsInLine(joined);
+      } catch (err) {
+        throw withLocation(err, source, startLine);
+      }
+      for (const doc of docs) {
+        let content = '';
+        let terminated = false;
+        while (index < rawLines.length) {
+          const bodyLine = rawLines[index++]!;
+          currentLine++;
+          let candidate = trimNewline(bodyLine);
+          if (doc.chomp) candidate = candidate.replace(/^\t+/, '');
+          if (candidate === doc.name) {
+            terminated = true;
+            break;
+          }
+          content += bodyLine;
+        }
+        if (!terminated) {
+          throw source.error('unterminated heredoc', startLine, {
+            needle: `<<`,
+            hint: `end the heredoc with a line containing only ${doc.name}`,
+          });
+        }
+        node.heredocs.push({ ...doc, content });
+      }
+      // An ONBUILD trigger carries its heredocs too.
+      if (heredocHost !== node) heredocHost.heredocs = node.heredocs;
+    }
+    node.endLine = currentLine;
+    instructions.push(node);
+    comments = [];
+  }
+
+  if (instructions.length === 0) {
+    throw source.error('file with no instructions', Math.max(1, currentLine), { hint: 'a Dockerfile needs at least a FROM instruction' });
+  }
+  return { source, escapeToken, directives, instructions, emptyContinuationLines };
+}
+
+/** Parses one instruction line (continuations already joined), as for an ONBUILD trigger. */
+export function nodeFromLine(line: string, escape: EscapeToken, comments: string[]): InstructionNode {
+  const trimmed = trimGoSpace(line);
+  const split = WHITESPACE_RE.exec(trimmed);
+  const keyword = split ? trimmed.slice(0, split.index) : trimmed;
+  let flags: string[] = [];
+  let rest = '';
+  if (split) {
+    [rest, flags] = extractFlags(trimmed.slice(split.index + split[0].length), escape);
+    rest = trimGoSpace(rest);
+  }
+  const parser = LINE_PARSERS[keyword.toLowerCase()];
+  // Unknown instructions parse to an empty argument here; interpreting them reports the error.
+  const parsed = parser ? parser(rest, escape) : { args: [''], json: false };
+  return {
+    keyword,
+    flags,
+    args: parsed.args,
+    trigger: parsed.trigger,
+    json: parsed.json,
+    heredocs: [],
+    original: line,
+    startLine: 0,
+    endLine: 0,
+    comments: [...comments],
+  };
+}
+
+function splitLinesKeepingEndings(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) break;
+    lines.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+
+function trimNewline(line: string): string {
+  return line.replace(/[\r\n]+$/, '');
+}
+
+function isComment(line: string): boolean {
+  return trimGoSpaceLeft(line).startsWith('#');
+}
+
+/** The escape character at the end of a line continues it, unless it is itself escaped. */
+function continuationRegex(escape: EscapeToken): RegExp {
+  const e = escape === '\\' ? '\\\\' : '`';
+  return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+}
+
+function trimContinuation(line: string, continuation: RegExp): [string, boolean] {
+  if (continuation.test(line)) return [line.replace(continuation, '$1'), false];
+  return [line, true];
+}
+
+/**
+ * Leading `--flag` words (quotes removed, escapes applied) and the rest of the line. A lone `--` ends
+ * the flags.
+ */
+function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
+  const chars = Array.from(line);
+  const words: string[] = [];
+  let word = '';
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let quote = '';
+  let blankOk = false;
+  for (let pos = 0; pos <= chars.length; pos++) {
+    const atEnd = pos === chars.length;
+    let ch = atEnd ? '' : chars[pos]!;
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (isGoSpace(ch)) continue;
+      if (ch !== '-' || chars[pos + 1] !== '-') return [chars.slice(pos).join(''), words];
+      phase = 'word';
+    }
+    if (atEnd) {
+      if (word !== '--' && (blankOk || word.length > 0)) words.push(word);
+      break;
+    }
+    if (phase === 'word') {
+      if (isGoSpace(ch)) {
+        phase = 'spaces';
+        if (word === '--') return [chars.slice(pos).join(''), words];
+        if (blankOk || word.length > 0) words.push(word);
+        word = '';
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = 'quote';
+        continue;
+      }
+      if (ch === escape) {
+        if (pos + 1 === chars.length) continue;
+        ch = chars[++pos]!;
+      }
+      word += ch;
+      continue;
+    }
+    // Inside quotes.
+    if (ch === quote) {
+      phase = 'word';
+      continue;
+    }
+    if (ch === escape) {
+      if (pos + 1 === chars.length) {
+        phase = 'word';
+        continue;
+      }
+      ch = chars[++pos]!;
+    }
+    word += ch;
+  }
+  return ['', words];
+}
+
+/**
+ * Space-separated words keeping quotes and escapes (they are processed at expansion time); quoted
+ * spaces do not split.
+ */
+export function parseWords(rest: string, escape: EscapeToken): string[] {
+  const chars = Array.from(rest);
+  const words: string[] = [];
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let quote = '';
+  let blankOk = false;
+  let word = '';
+  for (let pos = 0; pos <= chars.length; pos++) {
+    const atEnd = pos === chars.length;
+    let ch = atEnd ? '' : chars[pos]!;
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (isGoSpace(ch)) continue;
+      phase = 'word';
+    }
+    if (atEnd) {
+      if (blankOk || word.length > 0) words.push(word);
+      break;
+    }
+    if (phase === 'word') {
+      if (isGoSpace(ch)) {
+        phase = 'spaces';
+        if (blankOk || word.length > 0) words.push(word);
+        word = '';
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = 'quote';
+      }
+      if (ch === escape) {
+        if (pos + 1 === chars.length) continue;
+        // Outside quotes an escape keeps the escaped character, even a quote, as part of the word.
+        word += ch;
+        ch = chars[++pos]!;
+      }
+      word += ch;
+      continue;
+    }
+    if (ch === quote) phase = 'word';
+    // Single quotes escape nothing.
+    if (ch === escape && quote !== "'") {
+      if (pos + 1 === chars.length) {
+        phase = 'word';
+        continue;
+      }
+      word += ch;
+      ch = chars[++pos]!;
+    }
+    word += ch;
+  }
+  return words;
+}
+
+/** ENV and LABEL: `key=value ...` or the legacy `key value`. */
+function parseNameValue(rest: string, instruction: 'ENV' | 'LABEL', escape: EscapeToken): string[] {
+  const words = parseWords(rest, escape);
+  if (words.length === 0) return [];
+  if (!words[0]!.includes('=')) {
+    const split = WHITESPACE_RE.exec(rest);
+    if (!split) {
+      throw new GantryError(`${instruction} must have two arguments`, {
+        hint: `write ${instruction} ${words[0]}=<value>`,
+      });
+    }
+    return [rest.slice(0, split.index), rest.slice(split.index + split[0].length), ''];
+  }
+  const args: string[] = [];
+  for (const word of words) {
+    const eq = word.indexOf('=');
+    if (eq < 0) {
+      throw new GantryError(`Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`, {
+        hint: `every ${instruction} item must be name=value; quote values that contain spaces`,
+      });
+    }
+    args.push(word.slice(0, eq), word.slice(eq + 1), '=');
+  }
+  return args;
+}
+
+function splitWhitespace(rest: string): string[] {
+  return rest === '' ? [] : rest.split(WHITESPACE_RE);
+}
+
+function parseString(rest: string): { args: string[]; json: boolean } {
+  return { args: rest === '' ? [] : [rest], json: false };
+}
+
+class NotStringArrayError extends GantryError {
+  constructor() {
+    super('when using JSON array syntax, arrays must be comprised of strings only', {
+      hint: 'quote every item of the JSON array, e.g. ["echo", "1"]',
+    });
+  }
+}
+
+/** The items of a JSON array of strings; undefined when `rest` is not a JSON array at all. */
+function parseJsonArray(rest: string): string[] | undefined {
+  const text = trimGoSpaceLeft(rest);
+  if (!text.startsWith('[')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value)) return undefined;
+  return value.map((item) => {
+    if (typeof item !== 'string') throw new NotStringArrayError();
+    return item;
+  });
+}
+
+function parseMaybeJson(rest: string): { args: string[]; json: boolean } {
+  if (rest === '') return { args: [], json: false };
+  const items = parseJsonArray(rest);
+  if (items) return { args: items, json: true };
+  return { args: [rest], json: false };
+}
+
+function parseMaybeJsonToList(rest: string): { args: string[]; json: boolean } {
+  const items = parseJsonArray(rest);
+  if (items) return { args: items, json: true };
+  return { args: splitWhitespace(rest), json: false };
+}
+
+function parseHealthConfig(rest: string): { args: string[]; json: boolean } {
+  const chars = Array.from(rest);
+  let sep = 0;
+  while (sep < chars.length && !isGoSpace(chars[sep]!)) sep++;
+  if (sep === 0) return { args: [], json: false };
+  let next = sep;
+  while (next < chars.length && isGoSpace(chars[next]!)) next++;
+  const command = parseMaybeJson(chars.slice(next).join(''));
+  return { args: [chars.slice(0, sep).join(''), ...command.args], json: command.json };
+}
+
+function parseSubCommand(rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode } {
+  if (rest === '') return { args: [], json: false };
+  const trigger = nodeFromLine(rest, escape, []);
+  return { args: [], json: false, trigger };
+}

@@ -1,0 +1,42 @@
+/** Shared test inputs for the frontend tests: platforms, a fake base-image resolver and plan options. */
+import type { ContainerConfig, Platform } from '../../src/image/types.js';
+import type { PlanOptions, ResolvedImage } from '../../src/frontend/index.js';
+
+export const amd64: Platform = { os: 'linux', architecture: 'amd64' };
+export const arm64: Platform = { os: 'linux', architecture: 'arm64' };
+
+export const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface FakeImage {
+  config?: ContainerConfig;
+  /** The platform the image really has; default: the one asked for. */
+  platform?: Platform;
+}
+
+/** Stands in for the engine's resolver: known images by repository name, with the calls it received. */
+export function fakeResolver(images: Record<string, FakeImage> = {}): PlanOptions['resolveImage'] & { calls: string[] } {
+  const calls: string[] = [];
+  const resolve = async (ref: string, platform: Platform): Promise<ResolvedImage> => {
+    calls.push(`${ref} ${platform.os}/${platform.architecture}`);
+    const repository = ref.replace(/^docker\.io\/library\//, '').replace(/[:@].*$/, '');
+    const image = images[repository] ?? { config: { Env: [`PATH=${BASE_PATH}`], Cmd: ['/bin/sh'] } };
+    return {
+      ref,
+      digest: `sha256:${'0'.repeat(63)}1`,
+      platform: image.platform ?? platform,
+      config: structuredClone(image.config ?? {}),
+    };
+  };
+  return Object.assign(resolve, { calls });
+}
+
+export function planOptions(overrides: Partial<PlanOptions> = {}): PlanOptions {
+  return {
+    file: 'Dockerfile',
+    buildArgs: {},
+    targetPlatform: amd64,
+    buildPlatform: amd64,
+    resolveImage: fakeResolver(),
+    ...overrides,
+  };
+}
