@@ -165,6 +165,68 @@ describe('gantry loads what skopeo writes', () => {
   });
 });
 
+describe('gantry loads a Docker 25-style combined archive', () => {
+  it('keeps the OCI manifest, merges RepoTags into its names, and reads an image only manifest.json lists', async () => {
+    const dir = join(work, 'docker-25');
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    const blob = async (bytes: Buffer): Promise<Digest> => {
+      const digest = sha256(bytes);
+      await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), bytes);
+      return digest;
+    };
+    // Docker 25 writes layers uncompressed, named by their diff ID, and records only the tag in ref.name.
+    const layer = await layerTarBytes({ 'srv/index.html': '<p>25</p>\n' });
+    const layerDigest = await blob(layer);
+    const configBytes = Buffer.from(JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [layerDigest])));
+    const configDigest = await blob(configBytes);
+    const manifestBytes = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length },
+        layers: [{ mediaType: MediaType.ociLayer, digest: layerDigest, size: layer.length }],
+      }),
+    );
+    const manifestDigest = await blob(manifestBytes);
+    const entry = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length };
+    await writeFile(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [{ ...entry, annotations: { 'io.containerd.image.name': 'docker.io/library/web:25', 'org.opencontainers.image.ref.name': '25' } }],
+      }),
+    );
+    await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    // A second image that only manifest.json lists (uncompressed, as 20.10 wrote them).
+    const extraLayer = await layerTarBytes({ 'extra.txt': 'extra\n' });
+    await writeFile(join(dir, 'extra-layer.tar'), extraLayer);
+    const extraConfig = Buffer.from(JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [sha256(extraLayer)])));
+    await writeFile(join(dir, 'extra.json'), extraConfig);
+    await writeFile(
+      join(dir, 'manifest.json'),
+      JSON.stringify([
+        { Config: `blobs/sha256/${configDigest.slice(7)}`, RepoTags: ['web:25', 'web:latest'], Layers: [`blobs/sha256/${layerDigest.slice(7)}`] },
+        { Config: 'extra.json', RepoTags: ['extra:1'], Layers: ['extra-layer.tar'] },
+      ]),
+    );
+    const file = join(work, 'docker-25.tar');
+    await run('tar', ['-C', dir, '-cf', file, '.']);
+
+    const target = await freshStore();
+    const loaded = await loadArchive(target, file);
+    assert.equal(loaded.format, 'oci');
+    assert.deepEqual(
+      loaded.images.map((image) => image.names),
+      [['docker.io/library/web:25', 'docker.io/library/web:latest'], ['docker.io/library/extra:1']],
+    );
+    assert.equal(loaded.images[0]!.descriptor.digest, manifestDigest, 'the archive manifest is kept as it is');
+    const extra = await target.content.readJson<ImageManifest>(loaded.images[1]!.descriptor.digest);
+    assert.equal(extra.config.digest, sha256(extraConfig));
+    await assertGzipLayersMatchDiffIds(target, loaded.images[1]!.descriptor.digest, [sha256(extraLayer)]);
+  });
+});
+
 describe('gantry loads a Docker 20.10-style archive', () => {
   it('with <id>/layer.tar, <hex>.json, uncompressed and xz layers and a repeated layer as a symlink', async () => {
     const dir = join(work, 'docker-2010');
