@@ -1,0 +1,385 @@
+/**
+ * Image archives and the local store: `save` (images of the store into an OCI layout or a docker
+ * archive), build outputs of type oci and docker (the same sinks, for one built image), and `load`
+ * (any archive into the store).
+ *
+ * A load is all or nothing: content is copied into a private staging area of the store (every blob
+ * verified against its digest on the way), and only once every image is complete are the blobs moved
+ * into the store and the names written, in one update of index.json. A failed load leaves the store as it was.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ContentStore } from '../store/content.js';
+import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
+import { acquireLock } from '../store/lock.js';
+import type { NamedImage } from '../store/refs.js';
+import type { Store } from '../store/store.js';
+import { GantryError, errnoCode } from '../util/errors.js';
+import { pathExists } from '../util/fs.js';
+import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
+import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
+import { copyImage, type BlobStream, type CopyProgress, type ImageSink } from './copy.js';
+import {
+  DOCKER_MANIFEST_FILE,
+  DockerArchiveSink,
+  DockerArchiveSource,
+  checkDockerLoadable,
+  dockerItemConfigDigest,
+  dockerItemNames,
+  multiPlatformError,
+  readDockerManifest,
+  type DockerManifestItem,
+} from './docker-archive.js';
+import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from './layout.js';
+import { formatPlatform, platformMatches } from './platform.js';
+import { familiarReference, parseReference } from './reference.js';
+import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types.js';
+import type { Digest } from '../util/digest.js';
+
+export type ArchiveFormat = 'docker' | 'oci';
+
+/**
+ * Runs `task` holding the store's gc lock shared, so that prune cannot remove blobs it reads or adds.
+ * A timer keeps the process alive meanwhile: releasing a store lock waits for the exit of its unref'd
+ * lock holder process, which alone would let Node end the event loop with the release still pending.
+ */
+async function withStoreInUse<T>(store: Store, task: () => Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    const lock = await acquireLock(store.gcLockPath, 'shared');
+    try {
+      return await task();
+    } finally {
+      await lock.release();
+    }
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+export interface SaveOptions {
+  format: ArchiveFormat;
+  /**
+   * A tar file; for the oci format, a directory when the path ends with "/" or is an existing
+   * directory. A tar appears under this name only once complete.
+   */
+  output: string;
+  /** Keep only this platform of multi-platform images (required for those in the docker format). */
+  platform?: Platform;
+  progress?: CopyProgress;
+}
+
+export interface SavedImage {
+  /** Full names it was saved under (none when it was named by digest). */
+  names: string[];
+  /** The root written: a manifest, or an index for multi-platform images in the oci format. */
+  descriptor: Descriptor;
+}
+
+/** Saves images of the store (by name or digest) into one archive. */
+export async function saveImages(store: Store, names: string[], options: SaveOptions): Promise<SavedImage[]> {
+  if (names.length === 0) throw new GantryError('no images to save', { hint: 'name at least one image' });
+  return withStoreInUse(store, async () => {
+    const wanted: ArchiveImage[] = [];
+    for (const nameOrDigest of names) {
+      const found = await findLocalImage(store, nameOrDigest);
+      if (!found) throw new GantryError(`no such image: ${nameOrDigest}`, { hint: 'list local images with `gantry images`' });
+      const root = found.index ?? found.descriptor;
+      const chosen = await selectForArchive(store, root, nameOrDigest, options.format, options.platform);
+      const known = wanted.find((image) => image.root.digest === chosen.digest);
+      const imageNames = found.name ? [found.name] : [];
+      if (known) known.names.push(...imageNames.filter((name) => !known.names.includes(name)));
+      else wanted.push({ root: chosen, names: imageNames });
+    }
+    return writeArchive(store, wanted, options.format, options.output, options.platform, options.progress);
+  });
+}
+
+export interface ImageOutputOptions {
+  type: ArchiveFormat;
+  /** As SaveOptions.output. */
+  dest: string;
+  /** Names to record for the image (full or familiar, with a tag). */
+  names?: string[];
+  platform?: Platform;
+  progress?: CopyProgress;
+}
+
+/** A build's `--output type=oci|docker,dest=...`: writes one image of the store (a manifest or an index). */
+export async function writeImageOutput(store: Store, root: Descriptor, options: ImageOutputOptions): Promise<SavedImage> {
+  return withStoreInUse(store, async () => {
+    const what = options.names?.[0] ? familiarReference(parseReference(options.names[0])) : 'the built image';
+    const chosen = await selectForArchive(store, root, what, options.type, options.platform);
+    const [saved] = await writeArchive(store, [{ root: chosen, names: options.names ?? [] }], options.type, options.dest, options.platform, options.progress);
+    return saved!;
+  });
+}
+
+/** The root to write: for a docker archive, the one platform's manifest. */
+async function selectForArchive(store: Store, root: Descriptor, what: string, format: ArchiveFormat, platform: Platform | undefined): Promise<Descriptor> {
+  if (isIndexMediaType(root.mediaType)) {
+    if (format === 'oci') return root;
+    const index = await store.content.readJson<ImageIndex>(root.digest);
+    if (platform) return checkedForDocker(store, choosePlatformManifest(index, platform, what), what);
+    const images = index.manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown');
+    if (images.length !== 1) throw multiPlatformError(what, images.map((m) => m.platform as Platform));
+    return checkedForDocker(store, images[0]!, what);
+  }
+  if (platform) {
+    const manifest = await store.content.readJson<ImageManifest>(root.digest);
+    const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
+    const has: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+    if (!platformMatches(platform, has)) {
+      throw new GantryError(`${what} has no image for platform ${formatPlatform(platform)}`, { hint: `it has: ${formatPlatform(has)}` });
+    }
+  }
+  return format === 'docker' ? checkedForDocker(store, root, what) : root;
+}
+
+async function checkedForDocker(store: Store, manifestDescriptor: Descriptor, what: string): Promise<Descriptor> {
+  checkDockerLoadable(await store.content.readJson<ImageManifest>(manifestDescriptor.digest), what);
+  return manifestDescriptor;
+}
+
+/** Whether `output` names a directory to write an OCI layout into. */
+async function isDirectoryOutput(output: string): Promise<boolean> {
+  if (output.endsWith('/')) return true;
+  try {
+    return (await stat(output)).isDirectory();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function createSink(store: Store, format: ArchiveFormat, output: string): Promise<OciLayoutSink> {
+  if (format === 'docker') {
+    if (await isDirectoryOutput(output)) {
+      throw new GantryError(`${output} is a directory; a docker archive is a tar file`, { hint: 'give a file path, e.g. image.tar' });
+    }
+    return new DockerArchiveSink(await TarArchiveWriter.create(output));
+  }
+  if (!(await isDirectoryOutput(output))) return new OciLayoutSink(await TarArchiveWriter.create(output));
+  let existing: ImageIndex | undefined;
+  if (await pathExists(output)) {
+    const files = await openArchiveFiles(output, { tmpDir: store.tmpDir });
+    try {
+      existing = await existingLayoutIndex(files);
+    } finally {
+      await files.close();
+    }
+  }
+  return new OciLayoutSink(await DirectoryArchiveWriter.open(output), existing);
+}
+
+async function writeArchive(
+  store: Store,
+  images: ArchiveImage[],
+  format: ArchiveFormat,
+  output: string,
+  platform: Platform | undefined,
+  progress: CopyProgress | undefined,
+): Promise<SavedImage[]> {
+  const sink = await createSink(store, format, output);
+  const source = new StoreImageIO(store);
+  const saved: SavedImage[] = [];
+  try {
+    for (const image of images) {
+      // For an index (oci format only), --platform keeps just that platform's images.
+      const root = await copyImage(source, sink, image.root, { ...progress, platforms: platform ? [platform] : undefined });
+      sink.addImage(root, image.names);
+      saved.push({ names: image.names, descriptor: root });
+    }
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+  return saved;
+}
+
+export interface LoadedImage {
+  /** Full names given to it in the store (none: kept untagged). */
+  names: string[];
+  /** Its root in the store: a manifest or an index. */
+  descriptor: Descriptor;
+}
+
+export interface LoadResult {
+  /** 'oci' for OCI layouts, including Docker 25+'s combined archives; 'docker' for docker archives without index.json. */
+  format: ArchiveFormat;
+  images: LoadedImage[];
+  /** What was not taken from the archive, one sentence each (names that are not image names). */
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  progress?: CopyProgress;
+}
+
+/** Loads every image of an archive (OCI layout or docker archive; tar, compressed tar or directory) into the store. */
+export async function loadArchive(store: Store, path: string, options: LoadOptions = {}): Promise<LoadResult> {
+  return withStoreInUse(store, async () => {
+    let files: ArchiveFiles | undefined;
+    const stagingRoot = await mkdtemp(join(store.tmpDir, 'load-'));
+    const staging = new StagingSink(store, new ContentStore(stagingRoot));
+    try {
+      files = await openArchiveFiles(path, { tmpDir: store.tmpDir });
+      const { format, images, warnings } = await readArchiveImages(files, staging, options.progress);
+      await staging.close();
+      await staging.publish(images);
+      return { format, images: images.map(({ root, names }) => ({ names, descriptor: root })), warnings };
+    } finally {
+      await staging.close();
+      await files?.close();
+      await rm(stagingRoot, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Copies every image of the archive into `staging`; returns them with their names. */
+async function readArchiveImages(
+  files: ArchiveFiles,
+  staging: StagingSink,
+  progress: CopyProgress | undefined,
+): Promise<{ format: ArchiveFormat; images: ArchiveImage[]; warnings: string[] }> {
+  const hasIndex = (await files.fileSize(INDEX_FILE)) !== undefined;
+  const hasDockerManifest = (await files.fileSize(DOCKER_MANIFEST_FILE)) !== undefined;
+  if (!hasIndex && !hasDockerManifest) throw await unknownFormat(files);
+  const items = hasDockerManifest ? await readDockerManifest(files) : [];
+  if (!hasIndex) {
+    const source = await DockerArchiveSource.convert(files, items, staging.content);
+    return { format: 'docker', images: source.images, warnings: [] };
+  }
+
+  const source = await OciLayoutSource.open(files);
+  const images: ArchiveImage[] = [];
+  const warnings = source.unusableNames.map((name) => `"${name}" in ${INDEX_FILE} is not an image name; its image was loaded without it`);
+  const configs = new Map<Digest, ArchiveImage>();
+  for (const image of source.images) {
+    if (!isImageRoot(image.root)) {
+      warnings.push(`${INDEX_FILE} lists ${image.root.digest} of type ${image.root.mediaType}, which is not an image; it was not loaded`);
+      continue;
+    }
+    const root = await copyImage(source, staging, image.root, progress);
+    const loaded = { root, names: [...image.names] };
+    images.push(loaded);
+    for (const config of await staging.configDigests(root)) configs.set(config, loaded);
+  }
+  // A combined archive's manifest.json names images by their config; an image only it lists is read the docker way.
+  const dockerOnly: DockerManifestItem[] = [];
+  for (const item of items) {
+    const image = configs.get(await dockerItemConfigDigest(files, item));
+    if (!image) {
+      dockerOnly.push(item);
+      continue;
+    }
+    for (const name of dockerItemNames(files, item)) if (!image.names.includes(name)) image.names.push(name);
+  }
+  if (dockerOnly.length > 0) images.push(...(await DockerArchiveSource.convert(files, dockerOnly, staging.content)).images);
+  if (images.length === 0) throw new GantryError(`${files.path} holds no images`, { hint: warnings.join('; ') || undefined });
+  return { format: 'oci', images, warnings };
+}
+
+function isImageRoot(descriptor: Descriptor): boolean {
+  return isIndexMediaType(descriptor.mediaType) || isManifestMediaType(descriptor.mediaType);
+}
+
+async function unknownFormat(files: ArchiveFiles): Promise<GantryError> {
+  const names = await files.topLevelNames();
+  if (names.includes('repositories')) {
+    return new GantryError(`${files.path} is a docker archive of the format before Docker 1.10 (no ${DOCKER_MANIFEST_FILE}), which gantry does not read`, {
+      hint: 'load it into a Docker engine and save it again, or convert it with skopeo',
+    });
+  }
+  const listing = names.length === 0 ? 'it is empty' : `it holds ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}`;
+  return new GantryError(`${files.path} is not an image archive of a known format: it has neither ${INDEX_FILE} (OCI image layout) nor ${DOCKER_MANIFEST_FILE} (docker archive); ${listing}`, {
+    hint: 'gantry loads OCI image layouts and docker save archives, as tar files (optionally compressed) or directories',
+  });
+}
+
+/**
+ * The copy loop's sink for a load: blobs go into a staging content store (verified by its ingest);
+ * blobs the store already has are not copied again. `publish` moves them into the store and names the images.
+ */
+class StagingSink implements ImageSink {
+  readonly description: string;
+  /** Writes under way: the copy loop does not wait for a failed copy's other blobs, but removing the staging area must. */
+  private readonly writes = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    readonly content: ContentStore,
+  ) {
+    this.description = `local store ${store.root}`;
+  }
+
+  private track(write: () => Promise<unknown>): Promise<void> {
+    if (this.closed) return Promise.reject(new GantryError('the load was stopped by an earlier error'));
+    const running = write();
+    this.writes.add(running);
+    return running.then(
+      () => void this.writes.delete(running),
+      (err: unknown) => {
+        this.writes.delete(running);
+        throw err;
+      },
+    );
+  }
+
+  /** Refuses further writes and waits for those under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  }
+
+  async hasBlob(descriptor: Descriptor): Promise<boolean> {
+    return (await this.store.content.has(descriptor.digest)) || (await this.content.has(descriptor.digest));
+  }
+
+  putBlob(descriptor: Descriptor, open: () => Promise<BlobStream>): Promise<void> {
+    return this.track(async () => this.content.ingest(await open(), { digest: descriptor.digest, size: descriptor.size }));
+  }
+
+  async hasManifest(descriptor: Descriptor): Promise<boolean> {
+    return this.hasBlob(descriptor);
+  }
+
+  putManifest(descriptor: Descriptor, bytes: Uint8Array): Promise<void> {
+    return this.track(() => this.content.writeBytes(bytes, { digest: descriptor.digest, size: descriptor.size }));
+  }
+
+  private async readJson<T>(digest: Digest): Promise<T> {
+    return (await this.content.has(digest)) ? this.content.readJson<T>(digest) : this.store.content.readJson<T>(digest);
+  }
+
+  /** Config digests of the image manifests under `root`. */
+  async configDigests(root: Descriptor): Promise<Digest[]> {
+    if (isIndexMediaType(root.mediaType)) {
+      const index = await this.readJson<ImageIndex>(root.digest);
+      return (await Promise.all(index.manifests.map((child) => this.configDigests(child)))).flat();
+    }
+    const manifest = await this.readJson<Partial<ImageManifest>>(root.digest);
+    return manifest.config ? [manifest.config.digest] : [];
+  }
+
+  /** Moves the staged blobs into the store, then names the images (or keeps them untagged) in one index.json update. */
+  async publish(images: ArchiveImage[]): Promise<void> {
+    for (const digest of await this.content.list()) {
+      if (!(await this.store.content.has(digest))) await this.store.content.publish(this.content.blobPath(digest), digest);
+    }
+    await this.store.refs.update((entries) => {
+      let next: NamedImage[] = entries;
+      for (const { root, names } of images) {
+        if (names.length === 0) {
+          if (!next.some((entry) => entry.descriptor.digest === root.digest)) next = [...next, { descriptor: root }];
+          continue;
+        }
+        next = next.filter((entry) => !(entry.name !== undefined && names.includes(entry.name)) && !(entry.name === undefined && entry.descriptor.digest === root.digest));
+        next.push(...names.map((name) => ({ name, descriptor: root })));
+      }
+      return next;
+    });
+  }
+}
