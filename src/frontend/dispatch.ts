@@ -71,6 +71,7 @@ function dispatchInstruction(state: StageState, command: StageCommand, ctx: Disp
     case 'label':
       return dispatchLabel(state, command, instruction, ctx, expand, lint, line);
     case 'maintainer':
+      state.author = instruction.maintainer;
       return configStep(state, command, ctx, `MAINTAINER ${instruction.maintainer}`);
     case 'run':
       return dispatchRun(state, command, instruction, ctx, expand);
@@ -81,8 +82,8 @@ function dispatchInstruction(state: StageState, command: StageCommand, ctx: Disp
       return dispatchCopy(state, command, instruction, ctx, expand, lint, line);
     case 'onbuild':
       state.config.OnBuild = [...(state.config.OnBuild ?? []), instruction.expression];
-      // BuildKit records no history entry for ONBUILD; the contract needs one, so it is an empty layer.
-      return configStep(state, command, ctx, `ONBUILD ${instruction.expression}`);
+      // BuildKit records no history entry for ONBUILD.
+      return { ...configStep(state, command, ctx, `ONBUILD ${instruction.expression}`), history: undefined };
     case 'cmd':
     case 'entrypoint':
       return dispatchCmdOrEntrypoint(state, command, instruction, ctx, lint, line);
@@ -588,7 +589,7 @@ function configStep(state: StageState, command: StageCommand, ctx: DispatchConte
   };
 }
 
-function history(createdBy: string, emptyLayer: boolean): PlannedStep['history'] {
+function history(createdBy: string, emptyLayer: boolean): NonNullable<PlannedStep['history']> {
   return { createdBy, emptyLayer, comment: HISTORY_COMMENT };
 }
 

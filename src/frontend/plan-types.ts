@@ -51,8 +51,8 @@ export type StepBase = {
   /** Progress label, as BuildKit prints it: "[build 2/5] RUN make". */
   label: string;
   source: StepSource;
-  /** History entry this step adds to the image. emptyLayer is true for config-only steps. */
-  history: { createdBy: string; emptyLayer: boolean; comment?: string };
+  /** History entry this step adds to the image (none for ONBUILD, as BuildKit). emptyLayer is true for config-only steps. */
+  history?: { createdBy: string; emptyLayer: boolean; comment?: string };
   /** The image config after this step (the engine writes the final step's into the image). */
   config: ContainerConfig;
 };
@@ -163,6 +163,10 @@ export interface PlannedStage {
   platform: Platform;
   /** FROM line source, for messages. */
   source: StepSource;
+  /** Progress label of the FROM step, e.g. "[build 1/4] FROM docker.io/library/alpine:3.20@sha256:…". */
+  label: string;
+  /** Image author set by MAINTAINER in this stage, if any. */
+  author?: string;
   /** Base config merged with nothing yet (what FROM gives this stage). */
   baseConfig: ContainerConfig;
   steps: PlannedStep[];

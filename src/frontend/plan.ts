@@ -670,11 +670,13 @@ class Planner {
             : { kind: 'scratch' },
         platform: state.platform ?? this.targetPlatform,
         source: { file: this.options.file, startLine: definition.node.startLine, endLine: definition.node.endLine, original: definition.original },
+        label: fromLabel(state),
         baseConfig: state.baseConfig,
         steps: state.steps,
         dependsOn: [...dependsOn].sort((a, b) => a - b),
       };
       if (definition.name !== undefined) stage.name = definition.name;
+      if (state.author !== undefined) stage.author = state.author;
       stages.push(stage);
     }
     const warnings = this.warnings();
@@ -718,4 +720,14 @@ function pinnedReference(image: ResolvedImage): string {
 function unsetArgsHint(names: string[]): string | undefined {
   if (names.length === 0) return undefined;
   return names.map((name) => `ARG ${name} has no value and no global default`).join('; ');
+}
+
+/** BuildKit's progress name for a stage's FROM: "[build 1/4] FROM docker.io/library/alpine:3.20@sha256:…". */
+function fromLabel(state: StageState): string {
+  const image = state.resolvedImage;
+  const from = state.base?.definition ? (state.base.labelName || `stage-${state.base.definition.index}`) : image ? `${image.ref}@${image.digest}` : state.baseName;
+  if (state.commandTotal === 0) return `FROM ${from}`;
+  const width = String(state.commandTotal).length;
+  const stage = state.labelName === '' ? '' : `${state.labelName} `;
+  return `[${stage}${'1'.padStart(width)}/${state.commandTotal}] FROM ${from}`;
 }

@@ -41,6 +41,8 @@ export class StageState {
   readonly deps = new Map<StageState, number>();
   commands: StageCommand[] = [];
   commandTotal = 0;
+  /** MAINTAINER of this stage. */
+  author?: string;
   commandIndex = 0;
   dispatched = false;
   resolved = false;

@@ -11,7 +11,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContentStore } from '../store/content.js';
 import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
-import { acquireLock } from '../store/lock.js';
+import { withLock } from '../store/lock.js';
 import type { NamedImage } from '../store/refs.js';
 import type { Store } from '../store/store.js';
 import { GantryError, errnoCode } from '../util/errors.js';
@@ -38,23 +38,9 @@ import type { Digest } from '../util/digest.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
-/**
- * Runs `task` holding the store's gc lock shared, so that prune cannot remove blobs it reads or adds.
- * A timer keeps the process alive meanwhile: releasing a store lock waits for the exit of its unref'd
- * lock holder process, which alone would let Node end the event loop with the release still pending.
- */
+/** Runs `task` holding the store's gc lock shared, so that prune cannot remove blobs it reads or adds. */
 async function withStoreInUse<T>(store: Store, task: () => Promise<T>): Promise<T> {
-  const keepAlive = setInterval(() => undefined, 60_000);
-  try {
-    const lock = await acquireLock(store.gcLockPath, 'shared');
-    try {
-      return await task();
-    } finally {
-      await lock.release();
-    }
-  } finally {
-    clearInterval(keepAlive);
-  }
+  return withLock(store.gcLockPath, 'shared', task);
 }
 
 export interface SaveOptions {

@@ -43,6 +43,8 @@ export async function acquireLock(path: string, mode: LockMode, waitMessage?: (m
         if (child.exitCode !== null || child.signalCode !== null) resolve();
         else child.once('exit', () => resolve());
       });
+      // Waiting for the holder's exit must keep the event loop alive, or a short script could end first.
+      child.ref();
       child.stdin?.end();
       await exited;
     },

@@ -41,17 +41,8 @@ export async function layerTarBytes(files: Record<string, string>): Promise<Buff
   return Buffer.concat(chunks);
 }
 
-/**
- * store.refs.set, with a timer keeping the process alive: releasing the store's index lock waits for the
- * exit of an unref'd lock holder, which alone would let the test's event loop run dry.
- */
 export async function nameImage(store: Store, name: string, descriptor: Descriptor): Promise<void> {
-  const keepAlive = setInterval(() => undefined, 60_000);
-  try {
-    await store.refs.set(name, descriptor);
-  } finally {
-    clearInterval(keepAlive);
-  }
+  await store.refs.set(name, descriptor);
 }
 
 export interface TestLayer {
