@@ -6,40 +6,21 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { hashToDigest, type Digest } from '../util/digest.js';
+import { hashToDigest, sha256File, type Digest } from '../util/digest.js';
 
 /** Files up to this size are read synchronously. */
-export const SYNC_READ_LIMIT = 256 * 1024;
+const SYNC_READ_LIMIT = 256 * 1024;
 /** Files read at once asynchronously (large files, or every file with a custom hasher). */
 const ASYNC_READ_CONCURRENCY = 4;
 /** Longest stretch of synchronous work before letting the event loop run. */
 const SLICE_MS = 8;
-const CHUNK_BYTES = 1024 * 1024;
 
 /** Reads a file and returns the SHA-256 of its content. */
 export type FileHasher = (absolutePath: string) => Promise<Digest>;
 
-/** Asynchronous content hash of one file. */
-export async function hashFileContent(absolutePath: string): Promise<Digest> {
-  const handle = await open(absolutePath, 'r');
-  try {
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-    return hashToDigest(hash);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Synchronous content hash of one file, reading through `buffer`. */
-export function hashFileContentSync(absolutePath: string, buffer: Buffer): Digest {
+/** Synchronous content hash of one file, reading through `buffer` (util's sha256File is the async one). */
+function hashFileContentSync(absolutePath: string, buffer: Buffer): Digest {
   const fd = openSync(absolutePath, 'r');
   try {
     const hash = createHash('sha256');
@@ -81,7 +62,7 @@ export async function hashFiles(
   hasher?: FileHasher,
 ): Promise<void> {
   const asyncJobs = hasher === undefined ? jobs.filter((j) => j.size > SYNC_READ_LIMIT) : jobs;
-  const hashAsync = hasher ?? hashFileContent;
+  const hashAsync = hasher ?? sha256File;
   let failure: { error: unknown } | undefined;
   let next = 0;
   const worker = async (): Promise<void> => {

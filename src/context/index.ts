@@ -13,7 +13,7 @@ export {
 } from './select.js';
 export type { EntryType, SelectedEntry } from './entries.js';
 export { StatCache, type FileIdentity, type StatCacheLoadState, type StatCacheOptions } from './stat-cache.js';
-export { hashFileContent, type FileHasher } from './hashing.js';
+export type { FileHasher } from './hashing.js';
 export {
   explainSelectionChange,
   SUMMARY_FORMAT,

@@ -58,11 +58,6 @@ export class Pattern {
     return this.compiled.type;
   }
 
-  /** The regular expression source for a regexp pattern, else undefined. */
-  get regexpSource(): string | undefined {
-    return this.compiled.type === 'regexp' ? this.compiled.regexp.source : undefined;
-  }
-
   /** The pattern without a trailing "/**" or "/*", which is what a walk may prune on. */
   get literalPrefix(): string {
     if (this.text.endsWith('/**')) return this.text.slice(0, -3);
@@ -154,13 +149,14 @@ export class PatternMatcher {
 
   /**
    * Whether a context path is excluded, as Docker's package-level MatchesOrParentMatches decides:
-   * the path is cleaned first, and the context root itself is never excluded.
+   * the path is cleaned first, and the context root itself is never excluded. A bound function, so
+   * it can be handed on as a predicate. Throws a GantryError for a pattern that cannot compile.
    */
-  isIgnored(path: string): boolean {
+  readonly isIgnored = (path: string): boolean => {
     const cleaned = cleanPath(path);
     if (cleaned === '.') return false;
     return this.matches(cleaned);
-  }
+  };
 
   /**
    * The pattern that decided `path`'s status (the last one that changed it), or undefined when no

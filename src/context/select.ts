@@ -128,7 +128,10 @@ class Selector {
       root,
       rootLabel: options.rootLabel ?? 'the build context',
       ignore,
-      exclude: options.exclude && options.exclude.length > 0 ? new PatternMatcher(options.exclude, { origin: '--exclude' }) : undefined,
+      exclude:
+        options.exclude && options.exclude.length > 0
+          ? new PatternMatcher(options.exclude, { origin: '--exclude', locate: () => options.location })
+          : undefined,
       yielder: new Yielder(),
       counters: { directoriesRead: 0, includeMatches: 0 },
     };
@@ -179,22 +182,25 @@ class Selector {
     if (!wildcard && resolveInRoot(this.root, clampToRoot(`${pivotSource}/${pattern}`), true, this.hidden).stats === undefined) {
       throw this.notFound(source, false);
     }
-    const { paths } = this.expand(pivotSource);
+    const pivot = this.expand(pivotSource, source);
     const includedBefore = this.rules.counters.includeMatches;
     const out: InternalMatch[] = [];
-    for (const path of paths) {
+    for (const path of pivot.paths) {
       const match = await this.collect(sourceIndex, source, path, include);
-      if (match === undefined) throw wildcard ? this.unresolvableMatch(source, path) : this.notFound(source, false);
+      if (match === undefined) throw pivot.wildcard ? this.unresolvableMatch(source, path) : this.notFound(source, false);
       out.push(match);
     }
-    const nothingIncluded = paths.length === 0 || (include !== undefined && this.rules.counters.includeMatches === includedBefore);
+    const nothingIncluded = pivot.paths.length === 0 || (include !== undefined && this.rules.counters.includeMatches === includedBefore);
     if (wildcard && nothingIncluded && !this.options.allowEmptyWildcard) throw this.notFound(source, true);
     return out;
   }
 
-  /** The root-relative paths a source names: itself, or what its wildcards match. */
-  private expand(source: string): { paths: string[]; wildcard: boolean } {
-    const clamped = clampToRoot(source);
+  /**
+   * The root-relative paths `path` names: itself, or what its wildcards match. `source` is what
+   * messages quote.
+   */
+  private expand(path: string, source = path): { paths: string[]; wildcard: boolean } {
+    const clamped = clampToRoot(path);
     const parts = clamped === '.' ? [] : clamped.split('/');
     const first = parts.findIndex(containsWildcards);
     if (first === -1) return { paths: [clamped], wildcard: false };
@@ -244,11 +250,11 @@ class Selector {
     const resolved = resolveInRoot(this.root, path, true, this.hidden);
     if (resolved.stats === undefined) return undefined;
     const absolute = resolved.path === '.' ? this.root : `${this.root}/${resolved.path}`;
-    const root = entryFromStats('', absolute, resolved.stats);
-    if (root === undefined) {
-      throw new GantryError(`"${source}" is a socket, which cannot be copied into an image`, { location: this.options.location });
+    const matchEntry = entryFromStats('', absolute, resolved.stats);
+    if (matchEntry === undefined) {
+      throw new GantryError(`"${path}" (from "${source}") is a socket, which cannot be copied into an image`, { location: this.options.location });
     }
-    const collected: CollectedEntry[] = [collectedEntry(root, resolved.stats)];
+    const collected: CollectedEntry[] = [collectedEntry(matchEntry, resolved.stats)];
     if (resolved.stats.isDirectory()) {
       const ignoreState = resolved.path === '.' ? undefined : this.ignore?.matchWithParent(resolved.path, undefined);
       await walkMatchDirectory({ ...this.rules, include }, resolved.path, ignoreState, collected);

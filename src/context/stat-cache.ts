@@ -7,7 +7,7 @@
  *   mtime still changes its ctime;
  * - a file modified in the same second as (or after) the session that hashed it started is "racy":
  *   a later write within the file system's timestamp granularity could leave its stat unchanged,
- *   so such digests are used for the current session only and never saved;
+ *   so its digest is not kept, and it is hashed again whenever it is selected;
  * - the file is checksummed; a corrupt, truncated or foreign file is ignored and rebuilt.
  *
  * Format (little-endian): "GANTRYSC", u32 version, u32 generation, u32 count, then records sorted
@@ -42,8 +42,6 @@ export function fileIdentity(stats: BigIntStats): FileIdentity {
 interface FreshRecord {
   identity: FileIdentity;
   digest: Digest;
-  /** Hashed while the file was still changing: trusted this session, never saved. */
-  racy: boolean;
 }
 
 export type StatCacheLoadState = 'new' | 'loaded' | 'discarded';
@@ -125,21 +123,26 @@ export class StatCache {
     return `sha256:${this.loaded.toString('hex', at + DIGEST_AT, at + DIGEST_AT + 32)}`;
   }
 
-  /** Records the digest of `path`'s content, read when the file had identity `identity`. */
+  /**
+   * Records the digest of `path`'s content, read when the file had identity `identity`. A racy
+   * digest is not kept: the stat cannot vouch for it.
+   */
   record(path: string, identity: FileIdentity, digest: Digest): void {
     const changedAt = identity.mtimeNs > identity.ctimeNs ? identity.mtimeNs : identity.ctimeNs;
-    this.fresh.set(path, { identity, digest, racy: changedAt >= this.racyFrom });
+    if (changedAt >= this.racyFrom) {
+      // Whatever was known about the path is stale now.
+      this.fresh.delete(path);
+      this.loadedAt.delete(path);
+      return;
+    }
+    this.fresh.set(path, { identity, digest });
     this.dirty = true;
   }
 
-  /**
-   * Writes the cache atomically if digests were recorded, leaving out racy ones and ones unused for
-   * many saves.
-   */
+  /** Writes the cache atomically if digests were recorded, leaving out ones unused for many saves. */
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const paths: string[] = [];
-    for (const [path, record] of this.fresh) if (!record.racy) paths.push(path);
+    const paths = [...this.fresh.keys()];
     for (const [path, at] of this.loadedAt) {
       if (this.fresh.has(path)) continue;
       if (this.generation - this.loaded.readUInt32LE(at + LAST_USED_AT) <= MAX_UNUSED_GENERATIONS) paths.push(path);

@@ -48,8 +48,10 @@ export interface SummarizedMatch {
   payloads: readonly string[];
 }
 
+/** Hex digits of a hash a summary keeps: enough to tell contents apart, small enough to store. */
 const SHORT_HASH = 16;
 
+/** The summary of one source's matches; `digestHex` is the source's own digest. */
 export function summarizeSource(source: string, digestHex: string, matches: readonly SummarizedMatch[], limit: number): SourceSummary {
   const depths = matches.map((match) => match.entries.map((entry) => entryDepth(entry.path)));
   const keptDepth = depthThatFits(depths, limit);

@@ -70,12 +70,17 @@ export async function walkMatchDirectory(
   out: CollectedEntry[],
 ): Promise<boolean> {
   const absolute = fromRoot === '.' ? rules.root : `${rules.root}/${fromRoot}`;
-  return walkDirectory(rules, { absolute, fromRoot: fromRoot === '.' ? '' : fromRoot, fromMatch: '', ignore: ignoreState, include: undefined, exclude: undefined }, ignoreState?.matched ?? false, out);
+  const position = { absolute, fromRoot: fromRoot === '.' ? '' : fromRoot, fromMatch: '', ignore: ignoreState, include: undefined, exclude: undefined };
+  return walkDirectory(rules, position, ignoreState?.matched ?? false, false, out);
 }
 
-async function walkDirectory(rules: WalkRules, dir: Position, dirIgnored: boolean, out: CollectedEntry[]): Promise<boolean> {
-  // An ignored directory is only entered when exceptions may apply inside: unreadable, it just has nothing.
-  const children = readDirectory(rules, dir.absolute, dir.fromRoot, dirIgnored);
+/**
+ * `dirIgnored`: the directory is .dockerignore'd (it exists only through its contents).
+ * `lenient`: it is not copied itself but searched for exceptions, so, as in Docker, an unreadable
+ * one just holds nothing.
+ */
+async function walkDirectory(rules: WalkRules, dir: Position, dirIgnored: boolean, lenient: boolean, out: CollectedEntry[]): Promise<boolean> {
+  const children = readDirectory(rules, dir.absolute, dir.fromRoot, lenient);
   let present = false;
   for (const child of children) {
     await rules.yielder.maybeYield();
@@ -116,7 +121,7 @@ async function walkDirectory(rules: WalkRules, dir: Position, dirIgnored: boolea
     const placeholder = out.length;
     out.push({ entry: entryFromStats(fromMatch, absolute, stats) as SelectedEntry });
     const childPosition: Position = { absolute, fromRoot, fromMatch, ignore, include, exclude };
-    const exists = (await walkDirectory(rules, childPosition, ignored, out)) || !ignored;
+    const exists = (await walkDirectory(rules, childPosition, ignored, ignored || !copied, out)) || !ignored;
     present ||= exists;
     // Keep the directory if something inside is copied, or if it is copied itself and exists.
     if (out.length === placeholder + 1 && !(exists && copied)) out.pop();
@@ -139,8 +144,9 @@ export function existsInside(rules: WalkRules, absolute: string, fromRoot: strin
 }
 
 /**
- * The directory's entries sorted by name. A directory that cannot be read is an error, unless it
- * is only being searched for exceptions to ignore rules (Docker skips those too).
+ * The directory's entries sorted by name. A directory that cannot be read is an error, unless
+ * `lenient`: it is only searched for exceptions to ignore or exclude rules (Docker skips those).
+ * One that vanished since it was listed holds nothing.
  */
 export function readDirectory(rules: WalkRules, absolute: string, fromRoot: string, lenient: boolean): Dirent[] {
   let children: Dirent[];
@@ -148,8 +154,7 @@ export function readDirectory(rules: WalkRules, absolute: string, fromRoot: stri
     children = readdirSync(absolute, { withFileTypes: true });
   } catch (err) {
     const code = errnoCode(err);
-    if (lenient && (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT')) return [];
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    if (code === 'ENOENT' || code === 'ENOTDIR' || (lenient && (code === 'EACCES' || code === 'EPERM'))) return [];
     throw new GantryError(`cannot read directory "${fromRoot || '.'}" in ${rules.rootLabel}: ${code ?? String(err)}`, {
       hint: code === 'EACCES' ? 'make it readable by the user running gantry, or exclude it in .dockerignore' : undefined,
       cause: err,

@@ -3,8 +3,7 @@ import { constants } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Digest } from '../../src/util/digest.js';
-import { hashFileContent } from '../../src/context/index.js';
+import { sha256File, type Digest } from '../../src/util/digest.js';
 
 /**
  * Path → content. A string is a file; `{ link }` a symlink; `{ mode }` or `{ content, mode }` sets
@@ -56,7 +55,7 @@ export function countingHasher(): { reads: string[]; hashFile: (path: string) =>
     reads,
     hashFile: (path: string) => {
       reads.push(path);
-      return hashFileContent(path);
+      return sha256File(path);
     },
   };
 }
