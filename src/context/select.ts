@@ -45,6 +45,12 @@ export interface SelectOptions {
    * A plain path that does not exist always fails.
    */
   allowEmptyWildcard?: boolean;
+  /**
+   * The owner to record for every entry instead of the one on disk. Docker sends build-context
+   * files as 0:0, so the solver passes { uid: 0, gid: 0 } for the context; a stage's files keep
+   * their owners.
+   */
+  ownership?: { uid: number; gid: number };
   /** How messages name the root: "the build context" (default), 'stage "builder"'... */
   rootLabel?: string;
   /** The instruction's location, attached to errors. */
@@ -108,6 +114,15 @@ export async function selectSources(root: string, sources: readonly string[], op
   const matches: InternalMatch[] = [];
   for (const [index, source] of sources.entries()) {
     matches.push(...(await (options.parents ? selector.selectWithParents(index, source) : selector.select(index, source))));
+  }
+  if (options.ownership !== undefined) {
+    const { uid, gid } = options.ownership;
+    for (const match of matches) {
+      for (const { entry } of match.collected) {
+        entry.uid = uid;
+        entry.gid = gid;
+      }
+    }
   }
   const stats = await selector.hash(matches);
   return assemble(sources, matches, stats, options.summaryLimit ?? DEFAULT_SUMMARY_LIMIT);

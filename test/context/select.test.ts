@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { IgnoreMatcher, parseIgnoreFile, selectSources, type Selection, type SelectOptions } from '../../src/context/index.js';
 import { GantryError } from '../../src/util/errors.js';
@@ -239,6 +241,33 @@ test('entries carry what the engine needs to copy them', async () => {
   });
 });
 
+test('ownership can be recorded as Docker sends context files: 0:0', async () => {
+  await withTree({ 'app/a.txt': 'a', 'app/b/': null }, async (root) => {
+    const selection = await selectSources(root, ['app'], { ownership: { uid: 0, gid: 0 } });
+    assert.deepEqual(selection.matches[0]?.entries.map((e) => [e.path, e.uid, e.gid]), [['', 0, 0], ['a.txt', 0, 0], ['b', 0, 0]]);
+    const other = await selectSources(root, ['app'], { ownership: { uid: 1000, gid: 1000 } });
+    assert.notEqual(other.digest, selection.digest);
+  });
+});
+
+test('FIFOs are entries that are never read; sockets are left out', async () => {
+  await withTree({ 'dir/file': 'f' }, async (root) => {
+    execFileSync('mkfifo', [join(root, 'dir/pipe')]);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(root, 'dir/socket'), resolve));
+    try {
+      const hasher = countingHasher();
+      const selection = await selectSources(root, ['dir'], { hashFile: hasher.hashFile });
+      assert.deepEqual(selection.matches[0]?.entries.map((e) => [e.path, e.type]), [['', 'directory'], ['file', 'file'], ['pipe', 'fifo']]);
+      assert.deepEqual(hasher.reads, [join(root, 'dir/file')]);
+      const error = await selectionError(root, ['dir/socket']);
+      assert.match(error.message, /is a socket/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 test('--exclude applies below each match, with exceptions, and keeps a directory only for what it holds', async () => {
   await withTree(
     {
@@ -251,8 +280,11 @@ test('--exclude applies below each match, with exceptions, and keeps a directory
       'top.png': '7',
     },
     async (root) => {
-      const pngs = await selectSources(root, ['dir1', 'top.png'], { exclude: ['*.png', '**/*.png'] });
+      const hasher = countingHasher();
+      const pngs = await selectSources(root, ['dir1', 'top.png'], { exclude: ['*.png', '**/*.png'], hashFile: hasher.hashFile });
       assert.deepEqual(layout(pngs), ['dir1: . b.txt cache cache/keep.bin cache/x.bin sub sub/d.txt', 'top.png: .']);
+      // Excluded files are not read (the matched top.png is not excluded).
+      assert.deepEqual(hasher.reads.filter((p) => p.endsWith('.png')), [join(root, 'top.png')]);
       // The match itself is never excluded (BuildKit matches --exclude only below each source).
       const all = await selectSources(root, ['dir1'], { exclude: ['*'] });
       assert.deepEqual(layout(all), ['dir1: .']);
