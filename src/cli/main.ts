@@ -14,6 +14,8 @@ async function main(argv: string[]): Promise<number> {
     .version(pkg.version)
     .option('--root <dir>', 'store directory (default: $GANTRY_ROOT, /var/lib/gantry as root, else $XDG_DATA_HOME/gantry)')
     .showSuggestionAfterError(true)
+    // Options after `run IMAGE` belong to the container's command, as with docker run.
+    .enablePositionalOptions()
     .exitOverride();
   registerCommands(program, createCliContext(program));
   try {

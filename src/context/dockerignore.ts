@@ -125,3 +125,17 @@ function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
+
+/**
+ * The predicate BuildKit's CopyIgnoredFile check uses: never true when the ignore file has `!`
+ * exceptions (the check cannot tell then), and for the context root "." only when a pattern
+ * excludes everything (`*`, `**`, `**` + `/*`).
+ */
+export function copyIgnoredCheck(matcher: PatternMatcher): (contextPath: string) => boolean {
+  const excludesEverything = matcher.patterns.some((p) => !p.exception && (p.text === '*' || p.text === '**' || p.text === '**/*'));
+  return (contextPath) => {
+    if (matcher.hasExceptions) return false;
+    if (contextPath === '.' || contextPath === '') return excludesEverything;
+    return matcher.isIgnored(contextPath);
+  };
+}

@@ -29,6 +29,8 @@ export interface SelectedEntry {
   rdev?: number;
   /** A file's content digest. */
   digest?: Digest;
+  /** Modification time in whole seconds, kept by COPY; never part of any digest. */
+  mtime: number;
 }
 
 const TYPE_CODES: Record<EntryType, string> = {
@@ -52,16 +54,17 @@ export function entryFromStats(path: string, sourcePath: string, stats: BigIntSt
   const mode = Number(stats.mode & 0o7777n);
   const uid = Number(stats.uid);
   const gid = Number(stats.gid);
-  if (stats.isFile()) return { path, sourcePath, type: 'file', mode, uid, gid, size: Number(stats.size) };
-  if (stats.isDirectory()) return { path, sourcePath, type: 'directory', mode, uid, gid, size: 0 };
+  const mtime = Number(stats.mtimeNs / 1_000_000_000n);
+  if (stats.isFile()) return { path, sourcePath, type: 'file', mode, uid, gid, size: Number(stats.size), mtime };
+  if (stats.isDirectory()) return { path, sourcePath, type: 'directory', mode, uid, gid, size: 0, mtime };
   if (stats.isSymbolicLink()) {
     const linkTarget = readlinkSync(sourcePath);
-    return { path, sourcePath, type: 'symlink', mode, uid, gid, size: Buffer.byteLength(linkTarget), linkTarget };
+    return { path, sourcePath, type: 'symlink', mode, uid, gid, size: Buffer.byteLength(linkTarget), linkTarget, mtime };
   }
-  if (stats.isFIFO()) return { path, sourcePath, type: 'fifo', mode, uid, gid, size: 0 };
+  if (stats.isFIFO()) return { path, sourcePath, type: 'fifo', mode, uid, gid, size: 0, mtime };
   const rdev = Number(stats.rdev);
-  if (stats.isCharacterDevice()) return { path, sourcePath, type: 'char-device', mode, uid, gid, size: 0, rdev };
-  if (stats.isBlockDevice()) return { path, sourcePath, type: 'block-device', mode, uid, gid, size: 0, rdev };
+  if (stats.isCharacterDevice()) return { path, sourcePath, type: 'char-device', mode, uid, gid, size: 0, rdev, mtime };
+  if (stats.isBlockDevice()) return { path, sourcePath, type: 'block-device', mode, uid, gid, size: 0, rdev, mtime };
   return undefined;
 }
 

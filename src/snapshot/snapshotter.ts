@@ -25,7 +25,7 @@ export type SnapshotterName = 'overlayfs' | 'native';
 /** What a writable snapshot changed, in the form the layer diff needs. */
 export type SnapshotChanges =
   | { kind: 'overlay-upper'; upperDir: string }
-  | { kind: 'tree'; lowerDir: string | undefined; upperDir: string };
+  | { kind: 'tree'; lowerDir: string | undefined; upperDir: string; copiedAtNs?: bigint };
 
 export interface ActiveSnapshot {
   /** Directory a layer tar is unpacked into (no mount needed), with the unpack mode it needs. */
@@ -84,11 +84,14 @@ export class Snapshotter {
     await mkdir(join(dir, 'fs'), { recursive: true });
     await mkdir(join(dir, 'work'));
     await writeFile(join(dir, 'parent'), parentId ?? '');
+    let copiedAtNs: bigint | undefined;
     if (this.name === 'native' && parentId) {
       await copyTreePreserving(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'), 'copying the parent snapshot');
+      // Lets the tree diff skip reading files not written since the copy (their ctime is older).
+      copiedAtNs = BigInt(Date.now()) * 1_000_000n;
     }
     const lowers = this.name === 'overlayfs' && parentId ? await this.chainIds(parentId) : [];
-    return new Active(this, activeName, dir, parentId, lowers);
+    return new Active(this, activeName, dir, parentId, lowers, copiedAtNs);
   }
 
   /** Snapshot ids from `id` down to the bottom layer. */
@@ -211,6 +214,7 @@ class Active implements ActiveSnapshot {
     private readonly dir: string,
     private readonly parentId: string | undefined,
     private readonly lowers: string[],
+    private readonly copiedAtNs: bigint | undefined,
   ) {}
 
   get unpackDir(): string {
@@ -234,7 +238,7 @@ class Active implements ActiveSnapshot {
 
   changes(): SnapshotChanges {
     if (this.owner.name === 'overlayfs') return { kind: 'overlay-upper', upperDir: join(this.dir, 'fs') };
-    return { kind: 'tree', lowerDir: this.parentId ? this.owner.committedPath(this.parentId) : undefined, upperDir: join(this.dir, 'fs') };
+    return { kind: 'tree', lowerDir: this.parentId ? this.owner.committedPath(this.parentId) : undefined, upperDir: join(this.dir, 'fs'), copiedAtNs: this.copiedAtNs };
   }
 
   async commit(chainId: Digest): Promise<void> {

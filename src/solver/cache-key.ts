@@ -24,13 +24,6 @@ export function stepKey(parentKey: Digest | undefined, definition: Record<string
   return sha256(canonicalJson([KEY_VERSION, 'step', parentKey ?? null, definition]));
 }
 
-/** containerd/OCI chain ID of a layer stack. */
-export function chainIdOf(diffIds: readonly Digest[]): Digest | undefined {
-  let chain: Digest | undefined;
-  for (const diffId of diffIds) chain = chain ? sha256(`${chain} ${diffId}`) : diffId;
-  return chain;
-}
-
 /** The step identity under which its last inputs are remembered for explaining misses. */
 export function stepIdentity(parts: { context: string; dockerfile: string; platform: Platform; stage: string; step: number }): Digest {
   return sha256(canonicalJson([KEY_VERSION, 'identity', parts.context, parts.dockerfile, formatPlatform(parts.platform), parts.stage, parts.step]));

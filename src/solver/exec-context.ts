@@ -3,7 +3,7 @@ import type { ContainerRuntime } from '../exec/runtime.js';
 import type { ActiveSnapshot, Snapshotter } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
 import type { Digest } from '../util/digest.js';
-import type { LayerRecord } from './cache-store.js';
+import type { LayerRecord } from '../store/cache-records.js';
 import type { StageState } from './state.js';
 
 export interface SecretSource {

@@ -4,7 +4,7 @@
  * missed"). Inputs are compared in the order a user would look for them.
  */
 import { shortDigest } from '../util/digest.js';
-import type { StepInputs } from './cache-store.js';
+import type { StepInputs } from '../store/cache-records.js';
 
 export interface MissContext {
   previous: StepInputs | undefined;

@@ -4,7 +4,7 @@
  */
 import { MediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
 import type { Store } from '../store/store.js';
-import type { LayerRecord } from './cache-store.js';
+import type { LayerRecord } from '../store/cache-records.js';
 
 export interface ImageParts {
   platform: Platform;
@@ -15,6 +15,8 @@ export interface ImageParts {
   history: HistoryEntry[];
   /** ISO time for `created` (SOURCE_DATE_EPOCH or the build's start). */
   created: string;
+  /** MAINTAINER, or the base image's author. */
+  author?: string;
   annotations?: Record<string, string>;
 }
 
@@ -24,6 +26,7 @@ export function imageConfigFor(parts: ImageParts): ImageConfig {
     os: parts.platform.os,
     ...(parts.platform.variant ? { variant: parts.platform.variant } : {}),
     created: parts.created,
+    ...(parts.author ? { author: parts.author } : {}),
     config: parts.config,
     rootfs: { type: 'layers', diff_ids: parts.layers.map((l) => l.diffId) },
     history: parts.history,

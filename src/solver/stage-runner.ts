@@ -8,7 +8,7 @@ import type { HistoryEntry } from '../image/types.js';
 import type { Progress, StepProgress } from '../progress/events.js';
 import type { Digest } from '../util/digest.js';
 import { stepIdentity } from './cache-key.js';
-import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from './cache-store.js';
+import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from '../store/cache-records.js';
 import { explainMiss } from './explain.js';
 import type { ExecContext } from './exec-context.js';
 import type { StageState } from './state.js';
@@ -62,13 +62,13 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
   let stepIndex = 0;
   for (const step of stage.steps) {
     stepIndex++;
-    const entry: HistoryEntry = {
+    const entry: HistoryEntry | undefined = step.history && {
       created: opts.created,
       created_by: step.history.createdBy,
       ...(step.history.comment ? { comment: step.history.comment } : {}),
     };
     if (step.kind === 'config') {
-      state = { ...state, config: step.config, history: [...state.history, { ...entry, empty_layer: true }] };
+      state = { ...state, config: step.config, history: entry ? [...state.history, { ...entry, empty_layer: true }] : state.history };
       continue;
     }
     const progress = opts.progress.step(step.label);
@@ -82,10 +82,10 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
       parentMissed = !outcome.cached;
       opts.report.push({ label: step.label, cached: outcome.cached, seconds: outcome.seconds, cause: outcome.cause });
       state = {
-        platform: state.platform,
+        ...state,
         key: definition.key,
         layers: [...state.layers, outcome.record.layer],
-        history: [...state.history, entry],
+        history: [...state.history, entry ?? { created: opts.created, created_by: step.label }],
         config: step.config,
       };
     } catch (err) {

@@ -1,8 +1,8 @@
 /** What a stage has built so far: its layers, cache key chain head, config and history. */
 import type { Digest } from '../util/digest.js';
 import type { ContainerConfig, HistoryEntry, Platform } from '../image/types.js';
-import type { LayerRecord } from './cache-store.js';
-import { chainIdOf } from './cache-key.js';
+import type { LayerRecord } from '../store/cache-records.js';
+import { chainIdOf } from '../image/chain-id.js';
 
 export interface StageState {
   platform: Platform;
@@ -12,6 +12,8 @@ export interface StageState {
   layers: LayerRecord[];
   history: HistoryEntry[];
   config: ContainerConfig;
+  /** The base image's author, carried into images built on it. */
+  author?: string;
 }
 
 export function chainIdOfState(state: Pick<StageState, 'layers'>): Digest | undefined {

@@ -81,8 +81,8 @@ test('a file and a symlink with the same bytes differ; so do the orders of sourc
 
 test('ownership is part of an entry record', () => {
   const entries = (uid: number, gid: number): SelectedEntry[] => [
-    { path: '', sourcePath: '/r', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 },
-    { path: 'f', sourcePath: '/r/f', type: 'file', mode: 0o644, uid, gid, size: 1, digest: sha256('x') },
+    { path: '', sourcePath: '/r', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 },
+    { path: 'f', sourcePath: '/r/f', type: 'file', mode: 0o644, uid, gid, size: 1, digest: sha256("x"), mtime: 0 },
   ];
   const root = (uid: number, gid: number) => entryPayloads(entries(uid, gid))[0];
   assert.equal(root(0, 0), root(0, 0));
@@ -92,8 +92,8 @@ test('ownership is part of an entry record', () => {
 
 test('names with spaces and newlines cannot collide with other layouts', () => {
   const dir = (names: string[]): SelectedEntry[] => [
-    { path: '', sourcePath: '/r', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 },
-    ...names.map((name): SelectedEntry => ({ path: name, sourcePath: `/r/${name}`, type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 1, linkTarget: 'x' })),
+    { path: '', sourcePath: '/r', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 },
+    ...names.map((name): SelectedEntry => ({ path: name, sourcePath: `/r/${name}`, type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 1, linkTarget: "x", mtime: 0 })),
   ];
   assert.notEqual(entryPayloads(dir(['a 1:b'])).at(0), entryPayloads(dir(['a', 'b'])).at(0));
   assert.notEqual(entryPayloads(dir(['a\nl 777 0 0 1:b'])).at(0), entryPayloads(dir(['a', 'b'])).at(0));

@@ -2,7 +2,7 @@
  * Where each selected source entry lands, with Docker's COPY/ADD rules (pure; no I/O):
  * a directory source copies its contents into the destination; a file goes to dest/<name> when the
  * destination is a directory (trailing slash, several sources, or an existing directory) and to dest
- * itself otherwise; --parents keeps each source's path below the `/./` pivot or the source root.
+ * itself otherwise. (--parents is resolved by the selection: its matches are directories holding the kept parents.)
  */
 import { posix } from 'node:path';
 import { GantryError } from '../../util/errors.js';
@@ -27,9 +27,12 @@ export interface SourceEntry {
 export interface SelectedSource {
   /** The source as matched, relative to its root (context or stage filesystem), e.g. "src/app" or "a.txt". */
   path: string;
-  /** For --parents: the part of `path` kept under the destination. */
-  parentsPath?: string;
+  /** The name a file source takes inside a destination directory. */
+  name: string;
+  /** A directory's contents are copied into the destination (with --parents, matches are the pivot directories). */
   isDir: boolean;
+  /** Keep the entries' owners when no --chown is given (stage sources, extracted archives); context files become root's. */
+  preserveOwner: boolean;
   /** Entries of the source, parents before children; a file source has one entry with rel ''. */
   entries: SourceEntry[];
 }
@@ -38,6 +41,7 @@ export interface PlacedEntry {
   /** Absolute path inside the target filesystem. */
   target: string;
   entry: SourceEntry;
+  preserveOwner: boolean;
 }
 
 export interface CopyPlanInput {
@@ -48,7 +52,6 @@ export interface CopyPlanInput {
   destIsExistingDir: boolean;
   /** Number of source arguments in the instruction (before wildcard expansion). */
   sourceArgCount: number;
-  parents: boolean;
   instruction: 'COPY' | 'ADD';
 }
 
@@ -66,9 +69,9 @@ export function planCopy(input: CopyPlanInput): PlacedEntry[] {
   }
   const placed: PlacedEntry[] = [];
   for (const source of input.sources) {
-    const base = input.parents ? posix.join(dest, source.parentsPath ?? source.path) : source.isDir ? dest : destDir ? posix.join(dest, posix.basename(source.path)) : dest;
+    const base = source.isDir ? dest : destDir ? posix.join(dest, source.name) : dest;
     for (const entry of source.entries) {
-      placed.push({ target: entry.rel === '' ? base : posix.join(base, entry.rel), entry });
+      placed.push({ target: entry.rel === '' ? base : posix.join(base, entry.rel), entry, preserveOwner: source.preserveOwner });
     }
   }
   return placed;

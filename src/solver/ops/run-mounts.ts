@@ -11,11 +11,9 @@ import { join } from 'node:path';
 import type { RunMount } from '../../frontend/plan-types.js';
 import type { SpecMount } from '../../exec/spec.js';
 import { acquireLock, type HeldLock } from '../../store/lock.js';
-import { resolveInRoot } from '../../util/scoped-path.js';
 import { GantryError } from '../../util/errors.js';
 import { copyTreePreserving } from '../../util/copy-tree.js';
 import type { ExecContext } from '../exec-context.js';
-import type { ActiveSnapshot } from '../../snapshot/snapshotter.js';
 
 export interface PreparedMounts {
   mounts: SpecMount[];
@@ -25,8 +23,8 @@ export interface PreparedMounts {
 }
 
 export interface MountSources {
-  /** Root directory of a bind/cache `from` source: a stage, an image, or the build context. */
-  sourceRoot(mount: Extract<RunMount, { type: 'bind' | 'cache' }>): Promise<{ path: string; release(): Promise<void> }>;
+  /** The host path to mount for a bind mount, or to seed a cache mount from: `source` inside a stage, an image, or the build context. */
+  sourcePath(mount: Extract<RunMount, { type: 'bind' | 'cache' }>): Promise<{ path: string; release(): Promise<void> }>;
 }
 
 export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sources: MountSources, scratchDir: string): Promise<PreparedMounts> {
@@ -40,10 +38,9 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
     for (const mount of mounts) {
       switch (mount.type) {
         case 'bind': {
-          const root = await sources.sourceRoot(mount);
-          releases.push(root.release);
-          const source = await resolveInRoot(root.path, mount.source);
-          specMounts.push({ destination: mount.target, type: 'bind', source, options: ['rbind', mount.readonly ? 'ro' : 'rw'] });
+          const source = await sources.sourcePath(mount);
+          releases.push(source.release);
+          specMounts.push({ destination: mount.target, type: 'bind', source: source.path, options: ['rbind', mount.readonly ? 'ro' : 'rw'] });
           break;
         }
         case 'cache': {
@@ -136,21 +133,14 @@ async function createCacheDir(dir: string, mount: Extract<RunMount, { type: 'cac
   await rm(data, { recursive: true, force: true });
   await mkdir(data, { recursive: true });
   if (mount.from) {
-    const root = await sources.sourceRoot(mount);
+    const seed = await sources.sourcePath(mount);
     try {
-      await copyTreePreserving(await resolveInRoot(root.path, mount.source), data, 'seeding the cache mount');
+      await copyTreePreserving(seed.path, data, 'seeding the cache mount');
     } finally {
-      await root.release();
+      await seed.release();
     }
   }
   await chown(data, mount.uid, mount.gid);
   await chmod(data, mount.mode);
   await writeFile(marker, '');
 }
-
-/** A throwaway writable view of a snapshot chain, for a bind mount whose writes are discarded. */
-export async function throwawayView(active: ActiveSnapshot): Promise<{ path: string; release(): Promise<void> }> {
-  const path = await active.mount();
-  return { path, release: () => active.remove() };
-}
-

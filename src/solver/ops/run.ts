@@ -12,7 +12,7 @@ import { GantryError } from '../../util/errors.js';
 import { resolveInRoot } from '../../util/scoped-path.js';
 import type { StepProgress } from '../../progress/events.js';
 import type { ExecContext } from '../exec-context.js';
-import type { LayerRecord } from '../cache-store.js';
+import type { LayerRecord } from '../../store/cache-records.js';
 import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
 

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StatCache, selectSources, type Selection } from '../../src/context/index.js';
+import { StatCache, selectSources, type Selection } from '../src/context/index.js';
 
 const fileCount = Number(process.argv[2] ?? 30000);
 const keep = process.argv[3];

@@ -1,0 +1,232 @@
+import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { checkDockerfile } from '../../frontend/index.js';
+import { hostPlatform, parsePlatform } from '../../image/platform.js';
+import { normalizeReference } from '../../image/reference.js';
+import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
+import { Progress } from '../../progress/events.js';
+import { closeRegistrySession, pullImage, pushImage } from '../../registry/index.js';
+import { build } from '../../solver/build.js';
+import type { RemoteResolver } from '../../solver/base-images.js';
+import { parseOutputSpec } from '../../solver/outputs.js';
+import type { SecretSource } from '../../solver/exec-context.js';
+import { readImage } from '../../store/images.js';
+import { GantryError } from '../../util/errors.js';
+import { collect, formatTable, type CliContext } from '../context.js';
+import { registryOptions } from '../registry-options.js';
+import { splitKeyValue } from './registry.js';
+
+interface BuildFlags {
+  file?: string;
+  tag: string[];
+  buildArg: string[];
+  target?: string;
+  label: string[];
+  network: string;
+  runtime: string;
+  output: string[];
+  progress: string;
+  quiet?: boolean;
+  cache: boolean;
+  noCacheFilter: string[];
+  pull?: boolean;
+  push?: boolean;
+  secret: string[];
+  ssh: string[];
+  platform?: string;
+  check?: boolean;
+  explain?: boolean;
+  insecureRegistry: string[];
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('build')
+    .description('build an image from a Dockerfile')
+    .argument('<context>', 'build context directory')
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile; - reads standard input)')
+    .option('-t, --tag <name:tag>', 'name the image (repeatable)', collect, [])
+    .option('--build-arg <key=value>', 'set a build argument; KEY alone takes it from the environment (repeatable)', collect, [])
+    .option('--target <stage>', 'build this stage')
+    .option('--label <key=value>', 'add an image label (repeatable)', collect, [])
+    .option('--network <mode>', 'network for RUN steps: default (host), host or none', 'default')
+    .option('--runtime <runtime>', 'OCI runtime: runc, crun or a path', 'runc')
+    .option('-o, --output <spec>', 'type=oci|docker|local|tar,dest=PATH (repeatable; the image is always stored too)', collect, [])
+    .option('--progress <mode>', 'auto, tty, plain, json or quiet', 'auto')
+    .option('-q, --quiet', 'print only the image digest')
+    .option('--no-cache', 'do not use the build cache')
+    .addOption(noCacheFilterOption())
+    .option('--pull', 'always look for newer base images in their registries')
+    .option('--push', 'push the image to its registry (the -t names) after building')
+    .option('--secret <id=ID,src=FILE|env=VAR>', 'expose a secret to RUN --mount=type=secret (repeatable)', collect, [])
+    .option('--ssh <id[=socket]>', 'forward an SSH agent to RUN --mount=type=ssh (repeatable; default socket $SSH_AUTH_SOCK)', collect, [])
+    .option('--platform <platform>', 'target platform (default: this machine)')
+    .option('--check', 'run the build checks only; exit non-zero on an error-level finding')
+    .option('--explain', 'after the build, print a table of every step: hit or miss, time, and why it missed')
+    .option('--insecure-registry <host>', 'allow plain HTTP or an untrusted certificate for this registry (repeatable)', collect, [])
+    .action(async (contextArg: string, flags: BuildFlags) => {
+      const store = await ctx.openStore();
+      const contextDir = resolve(contextArg);
+      const dockerfile = await readDockerfile(contextDir, flags.file);
+      const buildArgs = parseBuildArgs(flags.buildArg);
+      const platform = flags.platform ? parsePlatform(flags.platform) : hostPlatform();
+      if (flags.platform?.includes(',')) {
+        throw new GantryError('building for several platforms at once is not supported yet', { hint: 'build each platform with its own --platform' });
+      }
+      const sourceDateEpoch = parseEpoch(buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
+
+      if (flags.check) {
+        const result = await checkDockerfile(dockerfile.text, {
+          file: dockerfile.displayName,
+          buildArgs,
+          target: flags.target,
+          targetPlatform: platform,
+          buildPlatform: hostPlatform(),
+          resolveImage: () => Promise.reject(new GantryError('build --check does not resolve base images')),
+        });
+        for (const w of result.warnings) {
+          ctx.out(`${w.level === 'error' ? 'ERROR' : 'WARNING'}: ${w.rule} - ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.detail}\n  ${w.url}\n`);
+        }
+        if (result.error) throw result.error;
+        ctx.out(result.warnings.length === 0 ? 'Check complete, no warnings found.\n' : `Check complete, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'} found.\n`);
+        if (result.failed) process.exitCode = 1;
+        return;
+      }
+
+      const progressMode = (flags.quiet ? 'quiet' : flags.progress) as ProgressMode;
+      if (!['auto', 'tty', 'plain', 'json', 'quiet'].includes(progressMode)) {
+        throw new GantryError(`--progress ${flags.progress} is not a progress mode`, { hint: 'use auto, tty, plain, json or quiet' });
+      }
+      if (!['default', 'host', 'none'].includes(flags.network)) {
+        throw new GantryError(`--network ${flags.network} is not supported`, { hint: 'use default (host), host or none' });
+      }
+      const tags = flags.tag.map(normalizeReference);
+      if (flags.push && tags.length === 0) throw new GantryError('--push needs at least one -t name to push to');
+      const progress = new Progress(createProgressSink(progressMode));
+      const registry = registryOptions(flags.insecureRegistry, (line) => progress.info(line));
+      const resolveRemote: RemoteResolver = async (s, ref, wanted) => {
+        const pulled = await pullImage(s, ref, { ...registry, platform: wanted });
+        return readImage(s, pulled.descriptor, wanted, ref);
+      };
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const result = await build({
+          store,
+          contextDir,
+          dockerfile,
+          buildArgs,
+          target: flags.target,
+          platform,
+          labels: Object.fromEntries(flags.label.map((l) => splitKeyValue(l, '--label'))),
+          network: flags.network === 'none' ? 'none' : 'host',
+          runtime: flags.runtime,
+          noCache: !flags.cache,
+          noCacheFilter: flags.noCacheFilter,
+          pull: flags.pull ?? false,
+          secrets: parseSecrets(flags.secret),
+          sshAgents: parseSsh(flags.ssh),
+          sourceDateEpoch,
+          progress,
+          resolveRemote,
+          tags,
+          outputs: flags.output.map(parseOutputSpec),
+          signal: abort.signal,
+        });
+        if (flags.push) {
+          for (const tag of tags) await pushImage(store, tag, tag, registry);
+        }
+        progress.close();
+        if (flags.explain) ctx.err(explainTable(result.report));
+        ctx.out(flags.quiet ? `${result.descriptor.digest}\n` : '');
+        if (!flags.quiet) ctx.err(`${result.descriptor.digest}${tags.length ? ` ${tags.join(' ')}` : ''}\n`);
+      } finally {
+        progress.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await closeRegistrySession(registry);
+      }
+    });
+}
+
+async function readDockerfile(contextDir: string, file: string | undefined): Promise<{ path: string; displayName: string; text: string }> {
+  if (file === '-') {
+    let text = '';
+    for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
+    return { path: join(contextDir, 'Dockerfile'), displayName: 'Dockerfile', text };
+  }
+  const path = file ? resolve(file) : join(contextDir, 'Dockerfile');
+  try {
+    const text = await readFile(path, 'utf8');
+    const rel = relative(process.cwd(), path);
+    return { path, displayName: file ?? (rel.startsWith('..') || isAbsolute(rel) ? path : rel), text };
+  } catch {
+    throw new GantryError(`cannot read Dockerfile ${path}`, { hint: file ? 'check the -f path' : `put a Dockerfile in ${contextDir} or name one with -f` });
+  }
+}
+
+function parseBuildArgs(values: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq < 0) {
+      // Docker's rule: a bare name takes its value from the environment, and is skipped when unset.
+      const fromEnv = process.env[value];
+      if (fromEnv !== undefined) args[value] = fromEnv;
+    } else {
+      args[value.slice(0, eq)] = value.slice(eq + 1);
+    }
+  }
+  return args;
+}
+
+function parseEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new GantryError(`SOURCE_DATE_EPOCH "${value}" is not a number of seconds`);
+  return Number(value);
+}
+
+function parseSecrets(values: string[]): Map<string, SecretSource> {
+  const secrets = new Map<string, SecretSource>();
+  for (const value of values) {
+    const fields = new Map(value.split(',').map((part) => splitKeyValue(part, '--secret')));
+    const id = fields.get('id');
+    if (!id) throw new GantryError(`--secret "${value}" needs id=`, { hint: '--secret id=mytoken,src=./token.txt or --secret id=mytoken,env=TOKEN' });
+    const src = fields.get('src') ?? fields.get('source');
+    const env = fields.get('env');
+    if (!src && !env) secrets.set(id, { env: id });
+    else secrets.set(id, src ? { file: resolve(src) } : { env });
+  }
+  return secrets;
+}
+
+function parseSsh(values: string[]): Map<string, string> {
+  const agents = new Map<string, string>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    const id = eq < 0 ? value : value.slice(0, eq);
+    const socket = eq < 0 ? process.env.SSH_AUTH_SOCK : value.slice(eq + 1);
+    if (!socket) throw new GantryError(`--ssh ${value}: no agent socket`, { hint: 'start an ssh-agent (SSH_AUTH_SOCK) or give --ssh default=/path/to/socket' });
+    agents.set(id, resolve(socket));
+  }
+  return agents;
+}
+
+function explainTable(report: { label: string; cached: boolean; seconds: number; cause?: string }[]): string {
+  return formatTable(
+    ['STEP', 'RESULT', 'TIME', 'CAUSE'],
+    report.map((r) => [r.label, r.cached ? 'hit' : 'miss', `${r.seconds.toFixed(2)}s`, r.cause ?? '']),
+  );
+}
+
+/** `--no-cache-filter` takes a value; commander would read any `--no-*` flag as a negation. */
+function noCacheFilterOption(): Option {
+  const option = new Option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma-separated, repeatable)')
+    .argParser((value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)])
+    .default([]);
+  option.negate = false;
+  return option;
+}

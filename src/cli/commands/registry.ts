@@ -1,0 +1,135 @@
+/** pull, push, login, logout and manifest: moving images through registries. */
+import type { Command } from 'commander';
+import { parsePlatform } from '../../image/platform.js';
+import { familiarReference, parseReference } from '../../image/reference.js';
+import { closeRegistrySession, createManifestList, fetchManifest, login, logout, pullImage, pushImage } from '../../registry/index.js';
+import { acquireLock } from '../../store/lock.js';
+import { GantryError } from '../../util/errors.js';
+import { collect, type CliContext } from '../context.js';
+import { registryOptions } from '../registry-options.js';
+
+const insecureHelp = 'allow plain HTTP or an untrusted certificate for this registry (repeatable)';
+
+export function register(program: Command, ctx: CliContext): void {
+  const log = (line: string) => ctx.err(`${line}\n`);
+
+  program
+    .command('pull')
+    .description('pull an image from a registry into the store')
+    .argument('<reference>')
+    .option('--platform <platform>', 'platform to pull from a multi-platform image (default: this machine)')
+    .option('--all-platforms', 'pull every platform of a multi-platform image')
+    .option('-q, --quiet', 'print only the digest')
+    .option('--insecure-registry <host>', insecureHelp, collect, [])
+    .action(async (reference: string, opts: { platform?: string; allPlatforms?: boolean; quiet?: boolean; insecureRegistry: string[] }) => {
+      const store = await ctx.openStore();
+      const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
+      const lock = await acquireLock(store.gcLockPath, 'shared');
+      try {
+        const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatform(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
+        ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `Digest: ${result.remoteDigest}\nStatus: downloaded ${familiarReference(parseReference(reference))}\n`);
+      } finally {
+        await lock.release();
+        await closeRegistrySession(options);
+      }
+    });
+
+  program
+    .command('push')
+    .description('push a local image to a registry')
+    .argument('<image>', 'local image name or digest')
+    .argument('[reference]', 'where to push (default: the image name)')
+    .option('-q, --quiet', 'print only the digest')
+    .option('--insecure-registry <host>', insecureHelp, collect, [])
+    .action(async (image: string, reference: string | undefined, opts: { quiet?: boolean; insecureRegistry: string[] }) => {
+      const store = await ctx.openStore();
+      const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
+      const lock = await acquireLock(store.gcLockPath, 'shared');
+      try {
+        const result = await pushImage(store, image, reference ?? image, options);
+        ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `pushed ${result.reference}: digest: ${result.descriptor.digest} size: ${result.descriptor.size}\n`);
+      } finally {
+        await lock.release();
+        await closeRegistrySession(options);
+      }
+    });
+
+  program
+    .command('login')
+    .description('log in to a registry (credentials are stored in the Docker config)')
+    .argument('<registry>')
+    .option('-u, --username <user>')
+    .option('-p, --password <password>', 'insecure: prefer --password-stdin')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--insecure-registry <host>', insecureHelp, collect, [])
+    .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; insecureRegistry: string[] }) => {
+      if (!opts.username) throw new GantryError('login needs --username', { hint: 'gantry login -u USER --password-stdin REGISTRY' });
+      let password = opts.password;
+      if (opts.passwordStdin) {
+        if (password) throw new GantryError('--password and --password-stdin are exclusive');
+        password = (await readStdin()).replace(/\r?\n$/, '');
+      }
+      if (!password) throw new GantryError('login needs a password', { hint: 'pass it with --password-stdin' });
+      const options = registryOptions(opts.insecureRegistry);
+      try {
+        const result = await login(registry, opts.username, password, options);
+        ctx.out(`Login Succeeded (credentials stored in ${result.storedIn})\n`);
+      } finally {
+        await closeRegistrySession(options);
+      }
+    });
+
+  program
+    .command('logout')
+    .description('remove stored credentials for a registry')
+    .argument('<registry>')
+    .action(async (registry: string) => {
+      const removed = await logout(registry, registryOptions([]));
+      ctx.out(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+    });
+
+  const manifest = program.command('manifest').description('multi-platform image indexes in registries');
+  manifest
+    .command('create')
+    .description('push an index made of the platform images of SOURCE references (like docker buildx imagetools create)')
+    .argument('<target>', 'reference the index is pushed to')
+    .argument('<sources...>', 'images or indexes already in the registry')
+    .option('--annotation <key=value>', 'index annotation (repeatable)', collect, [])
+    .option('--insecure-registry <host>', insecureHelp, collect, [])
+    .action(async (target: string, sources: string[], opts: { annotation: string[]; insecureRegistry: string[] }) => {
+      const options = registryOptions(opts.insecureRegistry, log);
+      const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
+      try {
+        const result = await createManifestList(sources, target, { ...options, annotations });
+        ctx.out(`${result.descriptor.digest}\n`);
+      } finally {
+        await closeRegistrySession(options);
+      }
+    });
+  manifest
+    .command('inspect')
+    .description('print the raw manifest or index of a remote reference')
+    .argument('<reference>')
+    .option('--insecure-registry <host>', insecureHelp, collect, [])
+    .action(async (reference: string, opts: { insecureRegistry: string[] }) => {
+      const options = registryOptions(opts.insecureRegistry);
+      try {
+        const resolved = await fetchManifest(reference, options);
+        ctx.out(`${JSON.stringify(JSON.parse(Buffer.from(resolved.bytes).toString('utf8')), null, 2)}\n`);
+      } finally {
+        await closeRegistrySession(options);
+      }
+    });
+}
+
+export function splitKeyValue(text: string, flag: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new GantryError(`${flag} "${text}" must be KEY=VALUE`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
+  return text;
+}

@@ -1,0 +1,59 @@
+/**
+ * Registry settings for commands that talk to registries: --insecure-registry flags plus the user's
+ * gantry config file ($GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.json):
+ *   { "insecureRegistries": ["host:port"], "registryMirrors": { "docker.io": ["https://mirror"] } }
+ * Progress goes to stderr, one line per finished transfer.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { RegistryOptions, RegistryProgressEvent } from '../registry/index.js';
+import { shortDigest } from '../util/digest.js';
+import { errnoCode, GantryError } from '../util/errors.js';
+import { humanSize } from './context.js';
+
+interface GantryConfigFile {
+  insecureRegistries?: string[];
+  registryMirrors?: Record<string, string[]>;
+}
+
+function configPath(env: NodeJS.ProcessEnv): string {
+  if (env.GANTRY_CONFIG) return env.GANTRY_CONFIG;
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gantry', 'config.json');
+}
+
+function readConfigFile(env: NodeJS.ProcessEnv): GantryConfigFile {
+  const path = configPath(env);
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as GantryConfigFile;
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return {};
+    throw new GantryError(`cannot read the gantry config ${path}: ${(err as Error).message}`, { hint: 'it must be JSON: {"insecureRegistries": [...], "registryMirrors": {...}}' });
+  }
+}
+
+export function registryOptions(insecure: string[], log?: (line: string) => void, env: NodeJS.ProcessEnv = process.env): RegistryOptions {
+  const config = readConfigFile(env);
+  return {
+    insecureRegistries: [...(config.insecureRegistries ?? []), ...insecure],
+    mirrors: config.registryMirrors,
+    onProgress: log ? (event) => describe(event, log) : undefined,
+  };
+}
+
+function describe(event: RegistryProgressEvent, log: (line: string) => void): void {
+  switch (event.kind) {
+    case 'blob':
+      if (event.phase === 'done') log(`${event.direction === 'push' ? 'pushed' : 'pulled'} ${shortDigest(event.digest)} ${humanSize(event.size)} (${humanSize(event.bytesPerSecond)}/s)`);
+      else if (event.phase === 'exists') log(`${shortDigest(event.digest)} already exists`);
+      else if (event.phase === 'mounted') log(`mounted ${shortDigest(event.digest)} from another repository`);
+      break;
+    case 'manifest':
+      log(`${event.direction === 'push' ? 'pushed' : 'pulled'} manifest ${shortDigest(event.descriptor.digest)}${event.tag ? ` as ${event.tag}` : ''}`);
+      break;
+    case 'retry':
+      log(`retrying ${event.what} in ${(event.delayMs / 1000).toFixed(1)}s (attempt ${event.attempt}): ${event.reason}`);
+      break;
+  }
+}

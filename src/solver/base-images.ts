@@ -1,0 +1,85 @@
+/**
+ * Base images for FROM and COPY --from=<image>: found in the local store, or pulled through the
+ * registry seam when missing (or always, with --pull). Each resolution pins a manifest digest.
+ */
+import type { ResolvedImage } from '../frontend/plan-types.js';
+import { formatPlatform } from '../image/platform.js';
+import { normalizeReference } from '../image/reference.js';
+import type { Platform } from '../image/types.js';
+import type { Progress } from '../progress/events.js';
+import { findLocalImage, readImage, type StoredImage } from '../store/images.js';
+import type { Store } from '../store/store.js';
+import { GantryError } from '../util/errors.js';
+import type { Digest } from '../util/digest.js';
+import { baseImageKey } from './cache-key.js';
+import type { StageState } from './state.js';
+
+/** Pulls `ref` for `platform` into the store and returns the stored image (registry module). */
+export type RemoteResolver = (store: Store, ref: string, platform: Platform, progress: Progress) => Promise<StoredImage>;
+
+export interface BaseImageOptions {
+  pull: boolean;
+  resolveRemote?: RemoteResolver;
+  progress: Progress;
+}
+
+export class BaseImages {
+  private readonly byDigest = new Map<string, StoredImage>();
+  private readonly resolving = new Map<string, Promise<ResolvedImage>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: BaseImageOptions,
+  ) {}
+
+  resolve(ref: string, platform: Platform): Promise<ResolvedImage> {
+    const name = normalizeReference(ref);
+    const cacheKey = `${name} ${formatPlatform(platform)}`;
+    let pending = this.resolving.get(cacheKey);
+    if (!pending) {
+      pending = this.resolveUncached(ref, name, platform);
+      this.resolving.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  private async resolveUncached(ref: string, name: string, platform: Platform): Promise<ResolvedImage> {
+    let image = this.options.pull ? undefined : await findLocalImage(this.store, name, platform);
+    if (!image) {
+      if (!this.options.resolveRemote) {
+        throw new GantryError(`base image ${ref} is not in the local store`, {
+          hint: 'load or import it first (gantry load / gantry import), or build it with -t',
+        });
+      }
+      image = await this.options.resolveRemote(this.store, name, platform, this.options.progress);
+    }
+    this.byDigest.set(image.descriptor.digest, image);
+    return {
+      ref: name,
+      digest: image.descriptor.digest,
+      platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
+      config: image.config.config ?? {},
+    };
+  }
+
+  /** The build state an image provides: its layers, history and config. */
+  async stateOf(resolved: ResolvedImage): Promise<StageState> {
+    let image = this.byDigest.get(resolved.digest);
+    if (!image) {
+      image = await readImage(this.store, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: resolved.digest as Digest, size: 0 }, resolved.platform);
+      this.byDigest.set(resolved.digest, image);
+    }
+    const diffIds = image.config.rootfs.diff_ids;
+    if (diffIds.length !== image.manifest.layers.length) {
+      throw new GantryError(`image ${resolved.ref} is inconsistent: ${image.manifest.layers.length} layers but ${diffIds.length} diff IDs in its config`);
+    }
+    return {
+      platform: resolved.platform,
+      key: baseImageKey(resolved.digest),
+      layers: image.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i] })),
+      history: image.config.history ?? [],
+      config: image.config.config ?? {},
+      ...(image.config.author ? { author: image.config.author } : {}),
+    };
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * `gantry build`: plans the Dockerfile with the frontend, runs the stages the target needs
+ * (independent stages concurrently, bounded by the cores), and writes the target as an image.
+ */
+import { availableParallelism } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { planBuild } from '../frontend/index.js';
+import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-types.js';
+import { ContainerRuntime } from '../exec/runtime.js';
+import { formatPlatform, hostPlatform } from '../image/platform.js';
+import { normalizeReference } from '../image/reference.js';
+import type { ContainerConfig, Descriptor, ImageConfig, ImageManifest, Platform } from '../image/types.js';
+import type { Progress } from '../progress/events.js';
+import { Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
+import { acquireLock } from '../store/lock.js';
+import type { Store } from '../store/store.js';
+import { concurrencyLimiter } from '../util/concurrency.js';
+import type { Digest } from '../util/digest.js';
+import { baseImageKey, scratchKey } from './cache-key.js';
+import { CacheStore, type CacheRecord, type StepInputs } from '../store/cache-records.js';
+import type { ExecContext, SecretSource } from './exec-context.js';
+import { commitImage } from './image-commit.js';
+import { BaseImages, type RemoteResolver } from './base-images.js';
+import { LayerStore } from './layers.js';
+import { runStage, type StepReport } from './stage-runner.js';
+import { StepDefinitions } from './step-definitions.js';
+import { ContextSources, treeSelector } from './context-sources.js';
+import type { StageState } from './state.js';
+import { writeOutput, type OutputSpec } from './outputs.js';
+
+export interface BuildOptions {
+  store: Store;
+  contextDir: string;
+  dockerfile: { path: string; displayName: string; text: string };
+  buildArgs: Record<string, string>;
+  target?: string;
+  platform?: Platform;
+  labels: Record<string, string>;
+  network: 'host' | 'none';
+  runtime: string;
+  noCache: boolean;
+  noCacheFilter: string[];
+  pull: boolean;
+  secrets: Map<string, SecretSource>;
+  sshAgents: Map<string, string>;
+  sourceDateEpoch?: number;
+  snapshotter?: SnapshotterName;
+  checkConfig?: string;
+  progress: Progress;
+  /** Pulls base images that are not local (or all, with --pull); absent when no registry access is wired. */
+  resolveRemote?: RemoteResolver;
+  /** Names for the image in the store (full form); without any, the image is kept untagged. */
+  tags: string[];
+  outputs: OutputSpec[];
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  descriptor: Descriptor;
+  config: ImageConfig;
+  manifest: ImageManifest;
+  platform: Platform;
+  report: StepReport[];
+  plan: BuildPlan;
+}
+
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const { store, progress } = options;
+  const gcLock = await acquireLock(store.gcLockPath, 'shared');
+  const tmpDir = join(store.tmpDir, `build-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmpDir, { recursive: true });
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    const targetPlatform = options.platform ?? hostPlatform();
+    const baseImages = new BaseImages(store, { pull: options.pull, resolveRemote: options.resolveRemote, progress });
+    const contextSources = await ContextSources.open(store, options.contextDir, options.dockerfile.path);
+    const plan = await planBuild(options.dockerfile.text, {
+      file: options.dockerfile.displayName,
+      buildArgs: options.buildArgs,
+      target: options.target,
+      targetPlatform,
+      buildPlatform: hostPlatform(),
+      resolveImage: (ref, platform) => baseImages.resolve(ref, platform),
+      isIgnored: (path) => contextSources.isIgnored(path),
+      checkConfig: options.checkConfig,
+    });
+    for (const warning of plan.warnings) {
+      const where = warning.location ? ` (line ${warning.location.line})` : '';
+      progress.warning(`${warning.rule}: ${warning.detail}${where}`);
+    }
+
+    const cache = new CacheStore(store.cacheDir);
+    const layers = new LayerStore(store, { sourceDateEpoch: options.sourceDateEpoch });
+    let snapshotter: Promise<Snapshotter> | undefined;
+    let runtime: Promise<ContainerRuntime> | undefined;
+    const stageStates = new Map<number, Promise<StageState>>();
+
+    const ctx: ExecContext = {
+      store,
+      contextDir: options.contextDir,
+      snapshotter: () =>
+        (snapshotter ??= Snapshotter.open(store.snapshotsDir, options.snapshotter).then(async (s) => {
+          await s.removeStale();
+          if (s.name === 'native') progress.info('snapshots: overlay mounts are not available here; using the copy snapshotter');
+          return s;
+        })),
+      runtime: () =>
+        (runtime ??= ContainerRuntime.open(options.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).then(async (r) => {
+          await r.removeStale();
+          return r;
+        })),
+      materialize: async (state) => layers.materialize(await ctx.snapshotter(), state.layers),
+      commitLayer: async (active, parentChain) => layers.commit(active, parentChain),
+      stageState: (index) => {
+        const pending = stageStates.get(index);
+        if (!pending) throw new Error(`stage ${index} is not part of this build's plan`);
+        return pending;
+      },
+      imageState: async (ref) => {
+        const resolved = await baseImages.resolve(ref, targetPlatform);
+        return baseImages.stateOf(resolved);
+      },
+      secrets: options.secrets,
+      sshAgents: options.sshAgents,
+      network: options.network,
+      tmpDir,
+      signal: abort.signal,
+    };
+
+    const definer = new StepDefinitions({
+      ctx,
+      context: contextSources,
+      treeSelector,
+      sourceDateEpoch: options.sourceDateEpoch,
+    });
+    const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString();
+    const report: StepReport[] = [];
+    const limit = concurrencyLimiter(Math.max(1, availableParallelism()));
+    const inflight = new Map<Digest, Promise<CacheRecord>>();
+    const noCacheFilter = new Set(options.noCacheFilter.map((s) => s.toLowerCase()));
+
+    const runOne = async (stage: PlannedStage): Promise<StageState> => {
+      const { base, baseInfo } = await stageBase(stage, baseImages, ctx);
+      const filtered = noCacheFilter.has(stage.name ?? '') || noCacheFilter.has(String(stage.index));
+      return runStage(stage, base, baseInfo, {
+        cache,
+        progress,
+        ctx,
+        definer,
+        cacheDisabled: options.noCache ? '--no-cache' : filtered ? `--no-cache-filter ${stage.name ?? stage.index}` : undefined,
+        identity: { context: options.contextDir, dockerfile: options.dockerfile.path },
+        created,
+        limit,
+        inflight,
+        report,
+        explainContent: (a, b) => contextSources.explain(a, b),
+      });
+    };
+    for (const stage of plan.stages) {
+      const pending = runOne(stage);
+      pending.catch(() => abort.abort());
+      stageStates.set(stage.index, pending);
+    }
+    const results = await Promise.allSettled([...stageStates.values()]);
+    await contextSources.save();
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw firstRealError(results, failure.reason);
+    const finalState = await (stageStates.get(plan.target) as Promise<StageState>);
+    const config: ContainerConfig = { ...finalState.config };
+    if (Object.keys(options.labels).length > 0) config.Labels = { ...config.Labels, ...options.labels };
+    const targetStage = plan.stages.find((s) => s.index === plan.target);
+    const image = await commitImage(store, {
+      platform: finalState.platform,
+      config,
+      layers: finalState.layers,
+      history: finalState.history,
+      created,
+      author: targetStage?.author ?? finalState.author,
+    });
+    if (options.tags.length === 0) await store.refs.keepUntagged(image.descriptor);
+    for (const tag of options.tags) await store.refs.set(tag, image.descriptor);
+    for (const output of options.outputs) {
+      await writeOutput(output, { store, root: image.descriptor, names: options.tags, layers: finalState.layers, snapshotter: ctx.snapshotter, layerStore: layers });
+    }
+    return { ...image, platform: finalState.platform, report, plan };
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    await rm(tmpDir, { recursive: true, force: true });
+    await gcLock.release();
+  }
+}
+
+/** The first error that is not just a consequence of another stage's failure aborting this one. */
+function firstRealError(results: PromiseSettledResult<StageState>[], fallback: unknown): unknown {
+  for (const r of results) {
+    if (r.status === 'rejected' && !(r.reason instanceof Error && r.reason.name === 'AbortError')) return r.reason;
+  }
+  return fallback;
+}
+
+async function stageBase(stage: PlannedStage, baseImages: BaseImages, ctx: ExecContext): Promise<{ base: StageState; baseInfo: StepInputs['base'] }> {
+  switch (stage.base.kind) {
+    case 'scratch':
+      return {
+        base: { platform: stage.platform, key: scratchKey(stage.platform), layers: [], history: [], config: stage.baseConfig },
+        baseInfo: { name: 'scratch', digest: formatPlatform(stage.platform) },
+      };
+    case 'stage': {
+      const parent = await ctx.stageState(stage.base.stage);
+      return { base: { ...parent, config: stage.baseConfig }, baseInfo: undefined };
+    }
+    case 'image': {
+      const resolved: ResolvedImage = stage.base.image;
+      const state = await baseImages.stateOf(resolved);
+      return {
+        base: { ...state, key: baseImageKey(resolved.digest), config: stage.baseConfig },
+        baseInfo: { name: normalizeReference(resolved.ref), digest: resolved.digest },
+      };
+    }
+  }
+}
+

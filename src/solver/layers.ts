@@ -1,0 +1,114 @@
+/**
+ * Layers between snapshots and the content store: a step's changes become a compressed layer blob
+ * (diff → deterministic tar → parallel gzip → verified ingest, in one streaming pass), and a stack of
+ * layer blobs becomes committed snapshots, unpacking only the layers not yet unpacked.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { compressLayer, createLayerTar, decompressLayer, type LayerEntry } from '../image/index.js';
+import { overlayUpperEntries, treeDiffEntries, unpackLayer } from '../snapshot/layer-codec.js';
+import type { ActiveSnapshot, Snapshotter } from '../snapshot/snapshotter.js';
+import type { Store } from '../store/store.js';
+import type { Digest } from '../util/digest.js';
+import { GantryError } from '../util/errors.js';
+import { chainIdOf } from '../image/chain-id.js';
+import type { LayerRecord } from '../store/cache-records.js';
+
+export interface LayerStoreOptions {
+  /** Clamp file mtimes in new layers to this (seconds since the epoch). */
+  sourceDateEpoch?: number;
+}
+
+export class LayerStore {
+  private readonly materializing = new Map<Digest, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: LayerStoreOptions,
+  ) {}
+
+  /** Stores the active snapshot's changes as a layer and commits the snapshot as parentChain + that layer. */
+  async commit(active: ActiveSnapshot, parentChain: Digest | undefined): Promise<LayerRecord> {
+    await active.unmount();
+    const changes = active.changes();
+    const entries: AsyncIterable<LayerEntry> =
+      changes.kind === 'overlay-upper'
+        ? overlayUpperEntries(changes.upperDir)
+        : changes.lowerDir
+          ? treeDiffEntries(changes.lowerDir, changes.upperDir, { copiedAtNs: changes.copiedAtNs })
+          : treeDiffEntries(await this.emptyDir(), changes.upperDir);
+    const layer = await ingestLayer(this.store, createLayerTar(entries, { sourceDateEpoch: this.options.sourceDateEpoch }));
+    const chainId = chainIdOf(parentChain ? [parentChain, layer.diffId] : [layer.diffId]);
+    await active.commit(chainId as Digest);
+    return layer;
+  }
+
+  /**
+   * Makes sure a committed snapshot exists for the whole layer stack and returns its chain ID: finds the
+   * deepest stack prefix already unpacked and unpacks the remaining layers from their blobs.
+   */
+  async materialize(snapshotter: Snapshotter, layers: readonly LayerRecord[]): Promise<Digest | undefined> {
+    const chains: Digest[] = [];
+    for (let i = 0; i < layers.length; i++) chains.push(chainIdOf(layers.slice(0, i + 1).map((l) => l.diffId)) as Digest);
+    if (chains.length === 0) return undefined;
+    let present = chains.length - 1;
+    while (present >= 0 && !(await snapshotter.lookup(chains[present]))) present--;
+    for (let i = present + 1; i < chains.length; i++) {
+      await this.unpackOnce(snapshotter, chains[i], i > 0 ? chains[i - 1] : undefined, layers[i]);
+    }
+    return chains[chains.length - 1];
+  }
+
+  private unpackOnce(snapshotter: Snapshotter, chain: Digest, parent: Digest | undefined, layer: LayerRecord): Promise<void> {
+    let pending = this.materializing.get(chain);
+    if (!pending) {
+      pending = this.unpack(snapshotter, chain, parent, layer);
+      this.materializing.set(chain, pending);
+      pending.catch(() => this.materializing.delete(chain));
+    }
+    return pending;
+  }
+
+  private async unpack(snapshotter: Snapshotter, chain: Digest, parent: Digest | undefined, layer: LayerRecord): Promise<void> {
+    if (await snapshotter.lookup(chain)) return;
+    const active = await snapshotter.prepare(parent);
+    try {
+      const blob = await this.store.content.openRead(layer.digest);
+      const result = await unpackLayer(decompressLayer(blob, layer.digest), active.unpackDir, { mode: active.unpackMode, layer: layer.digest });
+      if (result.diffId !== layer.diffId) {
+        throw new GantryError(`layer ${layer.digest} does not match its image config: diff ID ${result.diffId}, expected ${layer.diffId}`, {
+          hint: 'the image is corrupt; pull or rebuild it',
+        });
+      }
+      await active.commit(chain);
+    } catch (err) {
+      await active.remove();
+      throw err;
+    }
+  }
+
+  private async emptyDir(): Promise<string> {
+    const dir = join(this.store.tmpDir, 'empty');
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+}
+
+/** Compresses a layer tar into the store in one pass (digest verified on commit; nothing partial is left). */
+export async function ingestLayer(store: Store, tar: AsyncIterable<Uint8Array>): Promise<LayerRecord> {
+  const writer = await store.content.writer();
+  try {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        writer.write(chunk).then(() => callback(), callback);
+      },
+    });
+    const layer = await compressLayer(tar, sink);
+    await writer.commit({ digest: layer.digest, size: layer.size });
+    return { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, diffId: layer.diffId };
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * ADD <url>: downloads http(s) sources into the build's temp dir, hashing while writing, verifying
+ * --checksum. With --checksum the cache key is the checksum and nothing is downloaded on a hit;
+ * without it the content is fetched each build and keyed by its digest (a changed file is a miss).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { CopyStep } from '../../frontend/plan-types.js';
+import { GantryError } from '../../util/errors.js';
+import type { Digest } from '../../util/digest.js';
+import type { ExecContext } from '../exec-context.js';
+import type { SelectedSource } from './copy-plan.js';
+
+export function isRemoteSource(source: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^git@/.test(source);
+}
+
+function isGitSource(source: string): boolean {
+  return /^git@/.test(source) || /^git:\/\//.test(source) || /\.git(#.*)?$/.test(source) || /^https?:\/\/[^/]+\/.+\.git\b/.test(source);
+}
+
+export interface RemoteSources {
+  /** What enters the cache key. */
+  keyParts: string[];
+  /** The sources, downloaded (now, or on first call when keyed by --checksum). */
+  fetch(): Promise<SelectedSource[]>;
+}
+
+export async function planRemoteSources(step: CopyStep, urls: string[], ctx: ExecContext): Promise<RemoteSources> {
+  for (const url of urls) {
+    if (isGitSource(url)) {
+      throw new GantryError(`ADD of a git repository (${url}) is not supported by gantry yet`, {
+        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
+        hint: 'clone the repository in a RUN step, or into the build context before building',
+      });
+    }
+    if (!/^https?:\/\//i.test(url)) {
+      throw new GantryError(`ADD source ${url}: only http and https URLs are supported`, {
+        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
+      });
+    }
+  }
+  if (step.checksum && urls.length === 1) {
+    let fetched: Promise<SelectedSource[]> | undefined;
+    return { keyParts: [step.checksum], fetch: () => (fetched ??= Promise.all(urls.map((u, i) => download(u, ctx, step, i))).then((all) => all.map((d) => d.source))) };
+  }
+  if (step.checksum) throw new GantryError('ADD --checksum works with exactly one URL source', { hint: 'split the ADD into one instruction per URL' });
+  const downloads = await Promise.all(urls.map((u, i) => download(u, ctx, step, i)));
+  return { keyParts: downloads.map((d) => d.digest), fetch: async () => downloads.map((d) => d.source) };
+}
+
+async function download(url: string, ctx: ExecContext, step: CopyStep, index: number): Promise<{ source: SelectedSource; digest: Digest }> {
+  const name = fileNameOf(url);
+  const dir = join(ctx.tmpDir, `download-${Date.now().toString(36)}-${index}`);
+  await mkdir(dir, { recursive: true });
+  const hostPath = join(dir, name);
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: 'follow', signal: ctx.signal });
+  } catch (err) {
+    throw new GantryError(`ADD ${url}: download failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (!response.ok || !response.body) {
+    throw new GantryError(`ADD ${url}: download failed: HTTP ${response.status} ${response.statusText}`);
+  }
+  const hash = createHash('sha256');
+  let size = 0;
+  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    size += chunk.length;
+  });
+  try {
+    await pipeline(body, createWriteStream(hostPath, { mode: 0o600 }));
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw new GantryError(`ADD ${url}: download failed: ${(err as Error).message}`, { cause: err });
+  }
+  const digest = `sha256:${hash.digest('hex')}` as Digest;
+  if (step.checksum && step.checksum !== digest) {
+    await rm(dir, { recursive: true, force: true });
+    throw new GantryError(`ADD ${url}: checksum mismatch: expected ${step.checksum}, got ${digest}`, {
+      hint: 'the file at that URL changed, or --checksum is wrong',
+    });
+  }
+  const lastModified = response.headers.get('last-modified');
+  const mtime = lastModified && !Number.isNaN(Date.parse(lastModified)) ? Math.floor(Date.parse(lastModified) / 1000) : Math.floor(Date.now() / 1000);
+  return {
+    digest,
+    // Docker gives downloaded files mode 0600.
+    source: { path: name, name, isDir: false, preserveOwner: false, entries: [{ rel: '', hostPath, type: 'file', mode: 0o600, uid: 0, gid: 0, size, mtime }] },
+  };
+}
+
+function fileNameOf(url: string): string {
+  const name = posix.basename(decodeURIComponent(new URL(url).pathname));
+  if (!name || name === '/' || name === '.') {
+    throw new GantryError(`ADD ${url}: cannot tell a file name from the URL`, { hint: 'give the destination as a file path, e.g. ADD URL /app/file.txt' });
+  }
+  return name;
+}

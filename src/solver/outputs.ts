@@ -1,0 +1,100 @@
+/**
+ * Build outputs (`--output`): the image in the store (always, named by -t), an OCI layout or docker
+ * archive of it, or the final stage's filesystem as a directory (type=local) or a tar (type=tar).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { writeImageOutput } from '../image/archive-store.js';
+import type { Descriptor } from '../image/types.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { Store } from '../store/store.js';
+import { copyTreePreserving } from '../util/copy-tree.js';
+import { GantryError } from '../util/errors.js';
+import { tempSibling } from '../util/fs.js';
+import type { LayerRecord } from '../store/cache-records.js';
+import type { LayerStore } from './layers.js';
+
+export type OutputSpec =
+  | { type: 'image' }
+  | { type: 'oci' | 'docker'; dest: string }
+  | { type: 'local' | 'tar'; dest: string };
+
+/** Parses `type=oci,dest=out.tar`, `type=local,dest=dir`, or a bare path (type=local). */
+export function parseOutputSpec(text: string): OutputSpec {
+  if (!text.includes('=')) return { type: 'local', dest: text };
+  const fields = new Map<string, string>();
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new GantryError(`--output "${text}": "${part}" is not key=value`, { hint: 'e.g. --output type=oci,dest=image.tar' });
+    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const type = fields.get('type') ?? 'local';
+  const dest = fields.get('dest');
+  for (const key of fields.keys()) {
+    if (key !== 'type' && key !== 'dest') throw new GantryError(`--output: option "${key}" is not supported`, { hint: 'outputs take type= and dest=' });
+  }
+  if (type === 'image') return { type: 'image' };
+  if (type === 'oci' || type === 'docker' || type === 'local' || type === 'tar') {
+    if (!dest) throw new GantryError(`--output type=${type} needs dest=PATH`);
+    return { type, dest };
+  }
+  throw new GantryError(`--output type=${type} is not supported`, { hint: 'types: image, oci, docker, local, tar' });
+}
+
+export interface OutputContext {
+  store: Store;
+  root: Descriptor;
+  names: string[];
+  layers: readonly LayerRecord[];
+  snapshotter(): Promise<Snapshotter>;
+  layerStore: LayerStore;
+}
+
+export async function writeOutput(spec: OutputSpec, ctx: OutputContext): Promise<void> {
+  switch (spec.type) {
+    case 'image':
+      return;
+    case 'oci':
+    case 'docker':
+      await writeImageOutput(ctx.store, ctx.root, { type: spec.type, dest: resolve(spec.dest), names: ctx.names });
+      return;
+    case 'local':
+    case 'tar':
+      await writeFilesystem(spec.type, resolve(spec.dest), ctx);
+  }
+}
+
+async function writeFilesystem(type: 'local' | 'tar', dest: string, ctx: OutputContext): Promise<void> {
+  const snapshotter = await ctx.snapshotter();
+  const active = await snapshotter.prepare(await ctx.layerStore.materialize(snapshotter, ctx.layers));
+  try {
+    const rootfs = await active.mount();
+    if (type === 'local') {
+      await mkdir(dest, { recursive: true });
+      await copyTreePreserving(rootfs, dest, `writing the filesystem to ${dest}`);
+    } else {
+      await mkdir(dirname(dest), { recursive: true });
+      const tmp = tempSibling(dest);
+      try {
+        await tarDirectory(rootfs, tmp);
+        await rename(tmp, dest);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    }
+  } finally {
+    await active.remove();
+  }
+}
+
+function tarDirectory(dir: string, file: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('tar', ['--sort=name', '--numeric-owner', '--xattrs', '-C', dir, '-cf', file, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new GantryError(`writing the filesystem tar failed: ${stderr.trim()}`))));
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Garbage collection for `gantry prune`: removes untagged images and (unless kept) the build cache,
+ * then every blob and snapshot no remaining image (or kept cache record) reaches, and the leftovers
+ * of killed processes. Runs under the store's exclusive GC lock: builds hold it shared, so prune waits
+ * for them and never deletes what a running build uses.
+ */
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../image/types.js';
+import { chainIdOf } from '../image/chain-id.js';
+import type { Digest } from '../util/digest.js';
+import { ownerIsDead } from '../util/process.js';
+import { CacheStore } from './cache-records.js';
+import { acquireLock } from './lock.js';
+import type { Store } from './store.js';
+
+/** The snapshot side of GC (implemented by the snapshotter), so the store need not know its layout. */
+export interface SnapshotCollector {
+  listCommitted(): Promise<Map<string, Digest | undefined>>;
+  removeCommitted(id: string, chainId: Digest | undefined): Promise<void>;
+  committedPath(id: string): string;
+  removeStale(): Promise<void>;
+}
+
+export interface PruneOptions {
+  /** Keep build cache records and the layers they point to. */
+  keepCache: boolean;
+  snapshotters: SnapshotCollector[];
+  onWait?: (message: string) => void;
+}
+
+export interface PruneReport {
+  untaggedImages: number;
+  cacheRecords: number;
+  blobs: number;
+  snapshots: number;
+  bytes: number;
+}
+
+export async function prune(store: Store, options: PruneOptions): Promise<PruneReport> {
+  const lock = await acquireLock(store.gcLockPath, 'exclusive', options.onWait);
+  try {
+    const report: PruneReport = { untaggedImages: 0, cacheRecords: 0, blobs: 0, snapshots: 0, bytes: 0 };
+    await store.refs.update((entries) => {
+      const kept = entries.filter((e) => e.name !== undefined);
+      report.untaggedImages = entries.length - kept.length;
+      return kept;
+    });
+
+    const cache = new CacheStore(store.cacheDir);
+    const keptBlobs = new Set<Digest>();
+    if (options.keepCache) {
+      for (const record of await cache.list()) keptBlobs.add(record.layer.digest);
+    } else {
+      report.bytes += await dirSize(store.cacheDir);
+      report.cacheRecords = (await cache.list()).length;
+      await rm(store.cacheDir, { recursive: true, force: true });
+      report.bytes += await dirSize(join(store.root, 'cache-mounts'));
+      await rm(join(store.root, 'cache-mounts'), { recursive: true, force: true });
+    }
+
+    const keptChains = new Set<Digest>();
+    for (const entry of await store.refs.list()) await markImage(store, entry.descriptor, keptBlobs, keptChains);
+
+    for (const digest of await store.content.list()) {
+      if (keptBlobs.has(digest)) continue;
+      const info = await store.content.info(digest);
+      await store.content.delete(digest);
+      report.blobs++;
+      report.bytes += info?.size ?? 0;
+    }
+
+    for (const snapshotter of options.snapshotters) {
+      await snapshotter.removeStale();
+      for (const [id, chain] of await snapshotter.listCommitted()) {
+        if (chain && keptChains.has(chain)) continue;
+        report.bytes += await dirSize(snapshotter.committedPath(id));
+        await snapshotter.removeCommitted(id, chain);
+        report.snapshots++;
+      }
+    }
+
+    report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
+    report.bytes += await removeDeadOwnerEntries(store.tmpDir, 'build-');
+    return report;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Marks an image's blobs and the chain IDs of every prefix of its layer stack. */
+async function markImage(store: Store, descriptor: Descriptor, blobs: Set<Digest>, chains: Set<Digest>): Promise<void> {
+  if (!(await store.content.has(descriptor.digest))) return;
+  blobs.add(descriptor.digest);
+  if (isIndexMediaType(descriptor.mediaType)) {
+    const index = await store.content.readJson<ImageIndex>(descriptor.digest);
+    for (const child of index.manifests) await markImage(store, child, blobs, chains);
+    return;
+  }
+  const manifest = await store.content.readJson<ImageManifest>(descriptor.digest);
+  if (!manifest.config) return;
+  blobs.add(manifest.config.digest);
+  for (const layer of manifest.layers ?? []) blobs.add(layer.digest);
+  if (!(await store.content.has(manifest.config.digest))) return;
+  const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  for (let i = 1; i <= diffIds.length; i++) chains.add(chainIdOf(diffIds.slice(0, i)) as Digest);
+}
+
+async function removeDeadOwnerEntries(dir: string, prefix = ''): Promise<number> {
+  let freed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!ownerIsDead(name, prefix)) continue;
+    freed += await dirSize(join(dir, name));
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+  return freed;
+}
+
+/** Bytes used by a file or directory tree (hardlinks counted once). */
+export async function dirSize(path: string, seen = new Set<bigint>()): Promise<number> {
+  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  if (!st) return 0;
+  if (seen.has(st.ino)) return 0;
+  seen.add(st.ino);
+  if (!st.isDirectory()) return Number(st.blocks) * 512;
+  let total = Number(st.blocks) * 512;
+  for (const name of await readdir(path)) total += await dirSize(join(path, name), seen);
+  return total;
+}
