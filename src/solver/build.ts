@@ -144,7 +144,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const noCacheFilter = new Set(options.noCacheFilter.map((s) => s.toLowerCase()));
 
     const runOne = async (stage: PlannedStage): Promise<StageState> => {
-      const { base, baseInfo } = await stageBase(stage, baseImages, ctx);
+      const { base, baseInfo } = await stageBase(stage, baseImages, ctx, progress);
       const filtered = noCacheFilter.has(stage.name ?? '') || noCacheFilter.has(String(stage.index));
       return runStage(stage, base, baseInfo, {
         cache,
@@ -153,7 +153,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         definer,
         cacheDisabled: options.noCache ? '--no-cache' : filtered ? `--no-cache-filter ${stage.name ?? stage.index}` : undefined,
         identity: { context: options.contextDir, dockerfile: options.dockerfile.path },
-        created,
+        epochCreated: options.sourceDateEpoch !== undefined ? created : undefined,
         limit,
         inflight,
         report,
@@ -202,7 +202,7 @@ function firstRealError(results: PromiseSettledResult<StageState>[], fallback: u
   return fallback;
 }
 
-async function stageBase(stage: PlannedStage, baseImages: BaseImages, ctx: ExecContext): Promise<{ base: StageState; baseInfo: StepInputs['base'] }> {
+async function stageBase(stage: PlannedStage, baseImages: BaseImages, ctx: ExecContext, progress: Progress): Promise<{ base: StageState; baseInfo: StepInputs['base'] }> {
   switch (stage.base.kind) {
     case 'scratch':
       return {
@@ -215,7 +215,9 @@ async function stageBase(stage: PlannedStage, baseImages: BaseImages, ctx: ExecC
     }
     case 'image': {
       const resolved: ResolvedImage = stage.base.image;
+      const from = progress.step(stage.label);
       const state = await baseImages.stateOf(resolved);
+      from.done();
       return {
         base: { ...state, key: baseImageKey(resolved.digest), config: stage.baseConfig },
         baseInfo: { name: normalizeReference(resolved.ref), digest: resolved.digest },

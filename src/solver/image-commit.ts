@@ -13,7 +13,7 @@ export interface ImageParts {
   layers: LayerRecord[];
   /** Every history entry, the base image's first (empty_layer for config-only steps). */
   history: HistoryEntry[];
-  /** ISO time for `created` (SOURCE_DATE_EPOCH or the build's start). */
+  /** ISO time for `created` when no history entry has one (SOURCE_DATE_EPOCH or the build's start). */
   created: string;
   /** MAINTAINER, or the base image's author. */
   author?: string;
@@ -21,16 +21,31 @@ export interface ImageParts {
 }
 
 export function imageConfigFor(parts: ImageParts): ImageConfig {
+  const history = withCreatedTimes(parts.history, parts.created);
   return {
     architecture: parts.platform.architecture,
     os: parts.platform.os,
     ...(parts.platform.variant ? { variant: parts.platform.variant } : {}),
-    created: parts.created,
+    created: history.at(-1)?.created ?? parts.created,
     ...(parts.author ? { author: parts.author } : {}),
     config: parts.config,
     rootfs: { type: 'layers', diff_ids: parts.layers.map((l) => l.diffId) },
-    history: parts.history,
+    history,
   };
+}
+
+/**
+ * BuildKit's rule for entries without a time (config-only steps): the time of the entry before, or for
+ * leading ones the first time found after; `fallback` when no entry has one.
+ */
+function withCreatedTimes(history: HistoryEntry[], fallback: string): HistoryEntry[] {
+  const firstKnown = history.find((h) => h.created)?.created ?? fallback;
+  let previous: string | undefined;
+  return history.map((entry) => {
+    const created = entry.created ?? previous ?? firstKnown;
+    previous = created;
+    return entry.created ? entry : { created, ...entry };
+  });
 }
 
 export async function commitImage(store: Store, parts: ImageParts): Promise<{ descriptor: Descriptor; config: ImageConfig; manifest: ImageManifest }> {

@@ -3,7 +3,7 @@
  * layer on a hit, and otherwise runs the step (saying why it missed) and records the result.
  * Config-only steps change the config and history without a layer.
  */
-import type { PlannedStage, PlannedStep } from '../frontend/plan-types.js';
+import type { PlannedStage, PlannedStep, StepInput } from '../frontend/plan-types.js';
 import type { HistoryEntry } from '../image/types.js';
 import type { Progress, StepProgress } from '../progress/events.js';
 import type { Digest } from '../util/digest.js';
@@ -36,8 +36,12 @@ export interface StageRunOptions {
   cacheDisabled?: string;
   /** Identity parts shared by all steps: context dir and Dockerfile path. */
   identity: { context: string; dockerfile: string };
-  /** History `created` timestamp for new entries. */
-  created: string;
+  /**
+   * History `created` for new entries when SOURCE_DATE_EPOCH is set. Otherwise a layer step's entry
+   * carries its cache record's time and config steps get theirs when the image is written, as
+   * BuildKit does, so that a rebuild from cache gives the same image digest.
+   */
+  epochCreated?: string;
   /** Limits concurrent step executions across stages. */
   limit: <T>(task: () => Promise<T>) => Promise<T>;
   /** Shares identical steps running at once in different stages. */
@@ -63,7 +67,7 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
   for (const step of stage.steps) {
     stepIndex++;
     const entry: HistoryEntry | undefined = step.history && {
-      created: opts.created,
+      ...(opts.epochCreated ? { created: opts.epochCreated } : {}),
       created_by: step.history.createdBy,
       ...(step.history.comment ? { comment: step.history.comment } : {}),
     };
@@ -71,6 +75,8 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
       state = { ...state, config: step.config, history: entry ? [...state.history, { ...entry, empty_layer: true }] : state.history };
       continue;
     }
+    // Wait for the stages this step reads before announcing it, so progress shows it when it can start.
+    await Promise.all(stepDependencies(step).map((index) => opts.ctx.stageState(index)));
     const progress = opts.progress.step(step.label);
     try {
       const definition = await opts.definer.define(step, state, stage);
@@ -85,7 +91,7 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
         ...state,
         key: definition.key,
         layers: [...state.layers, outcome.record.layer],
-        history: [...state.history, entry ?? { created: opts.created, created_by: step.label }],
+        history: [...state.history, { created: opts.epochCreated ?? outcome.record.createdAt, ...(entry ?? { created_by: step.label }) }],
         config: step.config,
       };
     } catch (err) {
@@ -144,4 +150,12 @@ async function resolveStep(
   const record = await pending;
   await opts.cache.putInputs(identity, definition.inputs);
   return { record, cached: false, seconds: progress.done(), cause };
+}
+
+/** Stages a step reads files from (COPY --from, RUN --mount from=). */
+function stepDependencies(step: Exclude<PlannedStep, { kind: 'config' }>): number[] {
+  const inputs: StepInput[] = [];
+  if (step.kind === 'copy') inputs.push(step.from);
+  if (step.kind === 'run') for (const mount of step.mounts) if ((mount.type === 'bind' || mount.type === 'cache') && mount.from) inputs.push(mount.from);
+  return inputs.flatMap((input) => (input.kind === 'stage' ? [input.stage] : []));
 }
