@@ -29,6 +29,8 @@ import { StepDefinitions } from './step-definitions.js';
 import { ContextSources, treeSelector } from './context-sources.js';
 import type { StageState } from './state.js';
 import { writeOutput, type OutputSpec } from './outputs.js';
+import { exportCache, importCache, type CacheSpec } from './cache-transfer.js';
+import type { RegistryOptions } from '../registry/index.js';
 
 export interface BuildOptions {
   store: Store;
@@ -51,6 +53,11 @@ export interface BuildOptions {
   progress: Progress;
   /** Pulls base images that are not local (or all, with --pull); absent when no registry access is wired. */
   resolveRemote?: RemoteResolver;
+  /** Build caches to import before building, and where to export this build's cache. */
+  cacheFrom: CacheSpec[];
+  cacheTo?: CacheSpec;
+  /** Registry settings for pulls of base images and registry caches. */
+  registry: RegistryOptions;
   /** Names for the image in the store (full form); without any, the image is kept untagged. */
   tags: string[];
   outputs: OutputSpec[];
@@ -94,6 +101,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     }
 
     const cache = new CacheStore(store.cacheDir);
+    for (const spec of options.cacheFrom) {
+      const imported = await importCache(store, spec, options.registry);
+      progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}`);
+    }
     const layers = new LayerStore(store, { sourceDateEpoch: options.sourceDateEpoch });
     let snapshotter: Promise<Snapshotter> | undefined;
     let runtime: Promise<ContainerRuntime> | undefined;
@@ -183,6 +194,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     });
     if (options.tags.length === 0) await store.refs.keepUntagged(image.descriptor);
     for (const tag of options.tags) await store.refs.set(tag, image.descriptor);
+    if (options.cacheTo) {
+      const spec = options.cacheTo;
+      const exported = report.filter((r) => spec.mode === 'max' || finalStages(plan).has(r.stage)).map((r) => r.record);
+      await exportCache(store, exported, spec, options.registry);
+      progress.info(`exported ${exported.length} cache records to ${spec.type === 'local' ? spec.path : spec.ref}`);
+    }
     for (const output of options.outputs) {
       await writeOutput(output, { store, root: image.descriptor, names: options.tags, layers: finalState.layers, snapshotter: ctx.snapshotter, layerStore: layers });
     }
@@ -192,6 +209,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     await rm(tmpDir, { recursive: true, force: true });
     await gcLock.release();
   }
+}
+
+/** The target stage and the stages it is built FROM: their steps make the final image (cache mode=min). */
+function finalStages(plan: BuildPlan): Set<number> {
+  const stages = new Set<number>();
+  let current = plan.stages.find((s) => s.index === plan.target);
+  while (current) {
+    stages.add(current.index);
+    const base = current.base;
+    current = base.kind === 'stage' ? plan.stages.find((s) => s.index === base.stage) : undefined;
+  }
+  return stages;
 }
 
 /** The first error that is not just a consequence of another stage's failure aborting this one. */

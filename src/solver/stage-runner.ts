@@ -54,9 +54,12 @@ export interface StageRunOptions {
 
 export interface StepReport {
   label: string;
+  /** Dockerfile index of the step's stage. */
+  stage: number;
   cached: boolean;
   seconds: number;
   cause?: string;
+  record: CacheRecord;
 }
 
 export async function runStage(stage: PlannedStage, base: StageState, baseInfo: StepInputs['base'], opts: StageRunOptions): Promise<StageState> {
@@ -86,7 +89,7 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
       const identity = stepIdentity({ ...opts.identity, platform: stage.platform, stage: stage.name ?? String(stage.index), step: stepIndex });
       const outcome = await resolveStep(definition, identity, parentMissed, progress, opts);
       parentMissed = !outcome.cached;
-      opts.report.push({ label: step.label, cached: outcome.cached, seconds: outcome.seconds, cause: outcome.cause });
+      opts.report.push({ label: step.label, stage: stage.index, cached: outcome.cached, seconds: outcome.seconds, cause: outcome.cause, record: outcome.record });
       state = {
         ...state,
         key: definition.key,

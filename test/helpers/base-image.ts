@@ -38,5 +38,6 @@ export async function busyboxRootfsTar(arch: 'amd64' | 'arm64' = 'amd64'): Promi
 /** Imports a busybox image named `name` into the store at `root`. */
 export async function importBusybox(root: string, name = 'busybox:latest', arch: 'amd64' | 'arm64' = 'amd64'): Promise<void> {
   const tar = await busyboxRootfsTar(arch);
-  await gantryOk(root, ['import', '--platform', `linux/${arch}`, '--change', 'CMD ["sh"]', tar, name]);
+  // A fixed SOURCE_DATE_EPOCH gives every test store the same base image digest, as if pulled from one registry.
+  await gantryOk(root, ['import', '--platform', `linux/${arch}`, '--change', 'CMD ["sh"]', tar, name], { env: { SOURCE_DATE_EPOCH: '0' } });
 }

@@ -10,6 +10,7 @@ import { closeRegistrySession, pullImage, pushImage } from '../../registry/index
 import { build } from '../../solver/build.js';
 import type { RemoteResolver } from '../../solver/base-images.js';
 import { parseOutputSpec } from '../../solver/outputs.js';
+import { parseCacheSpec } from '../../solver/cache-transfer.js';
 import type { SecretSource } from '../../solver/exec-context.js';
 import { readImage } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
@@ -38,6 +39,8 @@ interface BuildFlags {
   check?: boolean;
   explain?: boolean;
   insecureRegistry: string[];
+  cacheFrom: string[];
+  cacheTo?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -64,6 +67,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--platform <platform>', 'target platform (default: this machine)')
     .option('--check', 'run the build checks only; exit non-zero on an error-level finding')
     .option('--explain', 'after the build, print a table of every step: hit or miss, time, and why it missed')
+    .option('--cache-from <spec>', 'import build cache: type=local,src=DIR or type=registry,ref=REF (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export build cache: type=local,dest=DIR or type=registry,ref=REF [,mode=min|max]')
     .option('--insecure-registry <host>', 'allow plain HTTP or an untrusted certificate for this registry (repeatable)', collect, [])
     .action(async (contextArg: string, flags: BuildFlags) => {
       const store = await ctx.openStore();
@@ -134,6 +139,9 @@ export function register(program: Command, ctx: CliContext): void {
           resolveRemote,
           tags,
           outputs: flags.output.map(parseOutputSpec),
+          cacheFrom: flags.cacheFrom.map((spec) => parseCacheSpec(spec, '--cache-from')),
+          cacheTo: flags.cacheTo ? parseCacheSpec(flags.cacheTo, '--cache-to') : undefined,
+          registry,
           signal: abort.signal,
         });
         if (flags.push) {

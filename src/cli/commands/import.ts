@@ -26,7 +26,9 @@ export function register(program: Command, ctx: CliContext): void {
       const source = file === '-' ? process.stdin : createReadStream(file);
       source.on('error', () => undefined);
       const layer = await ingestLayer(store, decompressLayer(source, file));
-      const created = new Date().toISOString();
+      // SOURCE_DATE_EPOCH makes the import reproducible: the same tarball gives the same image digest.
+      const epoch = process.env.SOURCE_DATE_EPOCH;
+      const created = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString();
       const image = await commitImage(store, {
         platform,
         config,

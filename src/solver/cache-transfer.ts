@@ -1,0 +1,131 @@
+/**
+ * Build cache export and import (`--cache-to`, `--cache-from`): the cache records of a build and the
+ * layer blobs they point to, as one OCI artifact — a manifest whose config lists the records and whose
+ * layers are the blobs. `type=local` keeps it in an OCI layout directory (what a CI job saves and
+ * restores); `type=registry` pushes it to a registry reference so other machines can pull it.
+ * mode=min exports the steps of the final image; mode=max every step the build ran or reused.
+ */
+import { rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, basename, join, resolve } from 'node:path';
+import { copyImage } from '../image/copy.js';
+import { openArchiveFiles } from '../image/archive-files.js';
+import { DirectoryArchiveWriter } from '../image/archive-writer.js';
+import { OciLayoutSink, OciLayoutSource } from '../image/layout.js';
+import type { Descriptor, ImageManifest } from '../image/types.js';
+import { pullArtifact, pushArtifact, writeArtifact, type RegistryOptions } from '../registry/index.js';
+import { CacheStore, type CacheRecord } from '../store/cache-records.js';
+import { StoreImageIO } from '../store/images.js';
+import type { Store } from '../store/store.js';
+import { GantryError } from '../util/errors.js';
+import { pathExists } from '../util/fs.js';
+
+export const CACHE_ARTIFACT_TYPE = 'application/vnd.gantry.build-cache.v1';
+export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.gantry.build-cache.config.v1+json';
+/** The name the cache artifact has inside a local cache directory. */
+const LOCAL_CACHE_NAME = 'gantry-build-cache:latest';
+
+export type CacheSpec =
+  | { type: 'local'; path: string; mode: 'min' | 'max' }
+  | { type: 'registry'; ref: string; mode: 'min' | 'max' };
+
+interface CacheDocument {
+  version: 1;
+  records: CacheRecord[];
+}
+
+/** Parses `type=local,dest=DIR,mode=max` (--cache-to) or `type=registry,ref=REF` (--cache-from). */
+export function parseCacheSpec(text: string, flag: '--cache-to' | '--cache-from'): CacheSpec {
+  const fields = new Map<string, string>();
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new GantryError(`${flag} "${text}": "${part}" is not key=value`, { hint: `e.g. ${flag} type=local,${flag === '--cache-to' ? 'dest' : 'src'}=.cache` });
+    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const mode = fields.get('mode') ?? 'min';
+  if (mode !== 'min' && mode !== 'max') throw new GantryError(`${flag}: mode=${mode} is not min or max`);
+  const known = new Set(['type', 'mode', 'dest', 'src', 'ref']);
+  for (const key of fields.keys()) if (!known.has(key)) throw new GantryError(`${flag}: option "${key}" is not supported`, { hint: 'cache options: type, dest/src, ref, mode' });
+  switch (fields.get('type')) {
+    case 'local': {
+      const path = fields.get(flag === '--cache-to' ? 'dest' : 'src');
+      if (!path) throw new GantryError(`${flag} type=local needs ${flag === '--cache-to' ? 'dest' : 'src'}=DIR`);
+      return { type: 'local', path: resolve(path), mode };
+    }
+    case 'registry': {
+      const ref = fields.get('ref');
+      if (!ref) throw new GantryError(`${flag} type=registry needs ref=REFERENCE`);
+      return { type: 'registry', ref, mode };
+    }
+    default:
+      throw new GantryError(`${flag}: type=${fields.get('type') ?? '(missing)'} is not supported`, { hint: 'use type=local or type=registry' });
+  }
+}
+
+/** Writes the records and their layers as a cache artifact in the store and exports it. */
+export async function exportCache(store: Store, records: CacheRecord[], spec: CacheSpec, registry: RegistryOptions): Promise<void> {
+  const unique = [...new Map(records.map((r) => [r.key, r])).values()];
+  const layers = [...new Map(unique.map((r) => [r.layer.digest, { mediaType: r.layer.mediaType, digest: r.layer.digest, size: r.layer.size } as Descriptor])).values()];
+  const document: CacheDocument = { version: 1, records: unique };
+  const artifact = await writeArtifact(store, {
+    artifactType: CACHE_ARTIFACT_TYPE,
+    config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, data: JSON.stringify(document) },
+    layers,
+  });
+  if (spec.type === 'registry') {
+    await pushArtifact(store, artifact, spec.ref, registry);
+    return;
+  }
+  // A fresh directory replaces the old one, so a cache directory holds only what the last build used.
+  const staging = join(dirname(spec.path), `.${basename(spec.path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const sink = new OciLayoutSink(await DirectoryArchiveWriter.open(staging));
+  try {
+    await copyImage(new StoreImageIO(store), sink, artifact, { tag: LOCAL_CACHE_NAME });
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    await rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+  const old = `${staging}.old`;
+  const hadOld = await pathExists(spec.path);
+  if (hadOld) await rename(spec.path, old);
+  await rename(staging, spec.path);
+  if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+/** Brings a cache artifact's layers into the store and adds its records to the build cache; returns how many. */
+export async function importCache(store: Store, spec: CacheSpec, registry: RegistryOptions): Promise<number> {
+  let manifest: ImageManifest;
+  if (spec.type === 'registry') {
+    const pulled = await pullArtifact(store, spec.ref, registry);
+    manifest = pulled.manifest as ImageManifest;
+  } else {
+    if (!(await pathExists(spec.path))) return 0;
+    const files = await openArchiveFiles(spec.path, { tmpDir: store.tmpDir });
+    try {
+      const source = await OciLayoutSource.open(files);
+      const root = source.images.find((image) => image.names.length === 0 || image.names.some((n) => n.endsWith(LOCAL_CACHE_NAME)))?.root ?? source.images[0]?.root;
+      if (!root) throw new GantryError(`${spec.path} holds no build cache`);
+      await copyImage(source, new StoreImageIO(store), root);
+      manifest = await store.content.readJson<ImageManifest>(root.digest);
+    } finally {
+      await files.close();
+    }
+  }
+  if (manifest.artifactType !== CACHE_ARTIFACT_TYPE || manifest.config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+    throw new GantryError(`${spec.type === 'local' ? spec.path : spec.ref} is not a gantry build cache`, {
+      hint: 'point --cache-from at what --cache-to wrote',
+    });
+  }
+  const document = await store.content.readJson<CacheDocument>(manifest.config.digest);
+  const cache = new CacheStore(store.cacheDir);
+  let imported = 0;
+  for (const record of document.records ?? []) {
+    if (!(await store.content.has(record.layer.digest))) continue;
+    if (await cache.get(record.key)) continue;
+    await cache.put(record);
+    imported++;
+  }
+  return imported;
+}
