@@ -147,6 +147,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       context: contextSources,
       treeSelector,
       sourceDateEpoch: options.sourceDateEpoch,
+      stageName: (index) => plan.stages.find((s) => s.index === index)?.name ?? String(index),
     });
     const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString();
     const report: StepReport[] = [];

@@ -43,9 +43,13 @@ export function explainMiss(ctx: MissContext): string {
     const after = current.fields[name];
     if (before !== after) return `${name}: ${before ?? '(none)'} → ${after ?? '(none)'}`;
   }
-  if (previous.content !== undefined || current.content !== undefined) {
-    const contentChange = previous.content !== undefined && current.content !== undefined ? ctx.explainContent(previous.content, current.content) : undefined;
+  const before = previous.content;
+  const now = current.content;
+  if (before?.kind === 'selection' && now?.kind === 'selection') {
+    const contentChange = ctx.explainContent(before.summary, now.summary);
     if (contentChange) return contentChange;
+  } else if (before?.kind === 'digest' && now?.kind === 'digest' && before.digest !== now.digest) {
+    return `content of ${now.what} changed`;
   }
   if (previous.parentKey !== current.parentKey) return ctx.parentMissed ? 'parent step missed' : 'parent step differs from the last build';
   return 'inputs changed';

@@ -32,6 +32,8 @@ export interface DefinerDeps {
   /** Selects from a mounted filesystem (a stage or image). */
   treeSelector(root: string): SourceSelector;
   sourceDateEpoch?: number;
+  /** A stage's name for messages (its index when unnamed). */
+  stageName(index: number): string;
 }
 
 export class StepDefinitions implements StepDefiner {
@@ -80,7 +82,7 @@ export class StepDefinitions implements StepDefiner {
     return {
       key,
       recordKey: key,
-      inputs: this.inputs(step, state, stage, key, { args: canonicalJson(step.args), ...fields }),
+      inputs: { ...this.inputs(step, state, stage, key, fields), instruction: `RUN ${step.args.join(' ')}` },
       execute: (progress) => executeRun(step, state, ctx, sources, progress),
     };
   }
@@ -121,6 +123,17 @@ export class StepDefinitions implements StepDefiner {
     return { path: await resolveInRoot(root, mount.source), release: () => active.remove() };
   }
 
+  private describeInput(input: StepInput): string {
+    switch (input.kind) {
+      case 'context':
+        return 'the downloaded sources';
+      case 'stage':
+        return `stage ${this.deps.stageName(input.stage)}`;
+      case 'image':
+        return `image ${input.ref}`;
+    }
+  }
+
   private async defineCopy(step: CopyStep, state: StageState, stage: PlannedStage): Promise<StepDefinition> {
     const { ctx } = this.deps;
     const local = step.sources.filter((s) => !isRemoteSource(s));
@@ -157,7 +170,11 @@ export class StepDefinitions implements StepDefiner {
     return {
       key,
       recordKey,
-      inputs: this.inputs(step, state, stage, key, fields, { content: contextSelection?.summary ?? contentKey }),
+      inputs: this.inputs(step, state, stage, key, fields, {
+        content: contextSelection
+          ? { kind: 'selection', summary: contextSelection.summary }
+          : { kind: 'digest', what: this.describeInput(step.from), digest: canonicalJson([contentKey, remoteSources?.keyParts ?? []]) },
+      }),
       execute: async (progress) => this.executeCopy(step, state, contextSelection, (await remoteSources?.fetch()) ?? [], progress),
     };
   }

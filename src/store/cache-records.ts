@@ -44,9 +44,13 @@ export interface StepInputs {
   env: string[];
   /** Other definition fields (user, workdir, mounts, chown, ...) as strings. */
   fields: Record<string, string>;
-  /** Summary of the content the step read (context selection or source stage), opaque here. */
-  content?: unknown;
+  /** What the step read: a context selection's summary (opaque here), or the digest of a stage's or URL's content. */
+  content?: StepContent;
 }
+
+export type StepContent =
+  | { kind: 'selection'; summary: unknown }
+  | { kind: 'digest'; what: string; digest: string };
 
 export class CacheStore {
   private readonly recordsDir: string;

@@ -1,0 +1,145 @@
+/**
+ * The build cache is never stale and explains every miss: real builds, changing one input at a time.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { importBusybox } from '../helpers/base-image.js';
+import { gantryOk, isRoot, tempDir } from '../helpers/gantry.js';
+import { summary } from '../helpers/build-events.js';
+
+const skip = !isRoot && 'builds run containers and mount overlays: needs root';
+
+let root: { path: string; cleanup(): Promise<void> };
+let context: { path: string; cleanup(): Promise<void> };
+
+const dockerfile = `FROM busybox
+COPY src/ /src/
+RUN cat /src/a.txt > /copy.txt
+ARG VERSION=1
+RUN echo "version $VERSION" > /version.txt
+RUN echo after > /after.txt
+`;
+
+async function build(...extra: string[]): Promise<string[]> {
+  const result = await gantryOk(root.path, ['build', '--progress', 'json', ...extra, '-t', 'cache-test:latest', context.path]);
+  return summary(result.stderr);
+}
+
+before(async () => {
+  if (skip) return;
+  root = await tempDir('cache-root');
+  context = await tempDir('cache-context');
+  await importBusybox(root.path);
+  await mkdir(join(context.path, 'src'));
+  await writeFile(join(context.path, 'Dockerfile'), dockerfile);
+  await writeFile(join(context.path, '.dockerignore'), 'src/ignored.txt\n');
+  await writeFile(join(context.path, 'src', 'a.txt'), 'alpha\n');
+  await writeFile(join(context.path, 'src', 'ignored.txt'), 'not sent\n');
+});
+
+after(async () => {
+  await root?.cleanup();
+  await context?.cleanup();
+});
+
+test('the first build misses everywhere and the same build again hits everywhere', { skip }, async () => {
+  assert.deepEqual(await build(), [
+    'COPY src/ /src/ → miss: first build of this step',
+    'RUN cat /src/a.txt > /copy.txt → miss: first build of this step',
+    'RUN echo "version 1" > /version.txt → miss: first build of this step',
+    'RUN echo after > /after.txt → miss: first build of this step',
+  ]);
+  assert.deepEqual(await build(), [
+    'COPY src/ /src/ → hit',
+    'RUN cat /src/a.txt > /copy.txt → hit',
+    'RUN echo "version 1" > /version.txt → hit',
+    'RUN echo after > /after.txt → hit',
+  ]);
+});
+
+test('new content with the same size and mtime misses, and the miss names the file', { skip }, async () => {
+  const file = join(context.path, 'src', 'a.txt');
+  const before = await stat(file);
+  await writeFile(file, 'omega\n');
+  await utimes(file, before.atime, before.mtime);
+  const outcome = await build();
+  assert.match(outcome[0], /^COPY src\/ \/src\/ → miss: .*a\.txt content changed/);
+  assert.equal(outcome[1], 'RUN cat /src/a.txt > /copy.txt → miss: parent step missed');
+  assert.equal(outcome[3], 'RUN echo after > /after.txt → miss: parent step missed');
+});
+
+test('a mode change misses', { skip }, async () => {
+  await chmod(join(context.path, 'src', 'a.txt'), 0o755);
+  const outcome = await build();
+  assert.match(outcome[0], /^COPY src\/ \/src\/ → miss: .*a\.txt mode changed 0644 → 0755/);
+});
+
+test('a change of mtime alone hits', { skip }, async () => {
+  const file = join(context.path, 'src', 'a.txt');
+  await utimes(file, new Date(), new Date(Date.now() + 60_000));
+  assert.ok((await build()).every((line) => line.endsWith('→ hit')));
+});
+
+test('a change in an ignored file hits', { skip }, async () => {
+  await writeFile(join(context.path, 'src', 'ignored.txt'), 'changed, still not sent\n');
+  assert.ok((await build()).every((line) => line.endsWith('→ hit')));
+});
+
+test('a build arg used by a RUN misses from that RUN on, naming the arg', { skip }, async () => {
+  assert.deepEqual(await build('--build-arg', 'VERSION=2'), [
+    'COPY src/ /src/ → hit',
+    'RUN cat /src/a.txt > /copy.txt → hit',
+    'RUN echo "version 2" > /version.txt → miss: build arg VERSION: 1 → 2',
+    // BuildKit's rule: an ARG is in the environment of every RUN after its declaration.
+    'RUN echo after > /after.txt → miss: build arg VERSION: 1 → 2',
+  ]);
+});
+
+test('--no-cache reuses nothing', { skip }, async () => {
+  assert.ok((await build('--build-arg', 'VERSION=2', '--no-cache')).every((line) => line.endsWith('→ miss: --no-cache')));
+});
+
+test('--no-cache-filter rebuilds the named stages and reuses the others', { skip }, async () => {
+  const multi = `FROM busybox AS one
+RUN echo one > /one
+FROM busybox AS two
+RUN echo two > /two
+FROM busybox AS three
+RUN echo three > /three
+FROM busybox
+COPY --from=one /one /one
+COPY --from=two /two /two
+COPY --from=three /three /three
+`;
+  await writeFile(join(context.path, 'Dockerfile.multi'), multi);
+  const run = async (...extra: string[]) =>
+    summary((await gantryOk(root.path, ['build', '--progress', 'json', '-f', join(context.path, 'Dockerfile.multi'), ...extra, context.path])).stderr);
+  await run();
+  const outcome = await run('--no-cache-filter', 'one,two');
+  assert.ok(outcome.includes('RUN echo one > /one → miss: --no-cache-filter one'), outcome.join('\n'));
+  assert.ok(outcome.includes('RUN echo two > /two → miss: --no-cache-filter two'), outcome.join('\n'));
+  assert.ok(outcome.includes('RUN echo three > /three → hit'), outcome.join('\n'));
+});
+
+test('--explain prints a table with every step, its result and cause', { skip }, async () => {
+  const result = await gantryOk(root.path, ['build', '--progress', 'quiet', '--explain', '--build-arg', 'VERSION=3', context.path]);
+  assert.match(result.stderr, /STEP\s+RESULT\s+TIME\s+CAUSE/);
+  assert.match(result.stderr, /RUN echo "version 3" > \/version.txt\s+miss\s+[\d.]+s\s+build arg VERSION: 2 → 3/);
+  assert.match(result.stderr, /COPY src\/ \/src\/\s+hit/);
+});
+
+test('a local cache export restores every step into an empty store', { skip }, async () => {
+  const cacheDir = join(context.path, '..', `${context.path.split('/').pop()}-cache`);
+  const first = await gantryOk(root.path, ['build', '--progress', 'quiet', '-q', '--cache-to', `type=local,dest=${cacheDir},mode=max`, context.path]);
+  const other = await tempDir('cache-other-root');
+  try {
+    await importBusybox(other.path);
+    const result = await gantryOk(other.path, ['build', '--progress', 'json', '-q', '--cache-from', `type=local,src=${cacheDir}`, context.path]);
+    assert.ok(summary(result.stderr).every((line) => line.endsWith('→ hit')), summary(result.stderr).join('\n'));
+    assert.equal(result.stdout, first.stdout, 'the same image digest');
+  } finally {
+    await other.cleanup();
+  }
+});
