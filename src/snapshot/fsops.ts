@@ -4,9 +4,9 @@
  * device nodes and fifos (GNU tar extracting a small archive gantry writes). Plus the sorted directory
  * listing both differs walk with.
  */
-import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { GantryError, errnoCode } from '../util/errors.js';
+import { runTool } from '../util/run-tool.js';
+import { GantryError } from '../util/errors.js';
 import type { LayerEntry } from '../image/layer-entry.js';
 import { layerTarChunks } from '../image/tar-writer.js';
 
@@ -27,38 +27,6 @@ export async function readdirSorted(dir: string): Promise<string[]> {
   const raw = await readdir(dir, { encoding: 'buffer' });
   raw.sort(Buffer.compare);
   return raw.map((name) => decodeFileName(name, dir));
-}
-
-interface ToolResult {
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** Runs a tool to completion, feeding `input`; a failure to start or a non-zero exit is a GantryError. */
-async function runTool(command: string, args: string[], input: Uint8Array | undefined, what: string, pkg: string): Promise<ToolResult> {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-  const stdout: Buffer[] = [];
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => {
-    if (stderr.length < 8192) stderr += chunk.toString('utf8');
-  });
-  child.stdin.on('error', () => undefined); // a tool that dies early is reported through its exit status
-  const status = new Promise<{ code: number | null; error?: unknown }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code }));
-  });
-  child.stdin.end(input);
-  const result = await status;
-  if (result.error !== undefined) {
-    const missing = errnoCode(result.error) === 'ENOENT';
-    throw new GantryError(`${what}: \`${command}\` could not be run${missing ? ' (not installed)' : ''}`, {
-      hint: `install the ${pkg} package (scripts/install-deps.sh does)`,
-      cause: result.error,
-    });
-  }
-  if (result.code !== 0) throw new GantryError(`${what}: ${command} failed: ${stderr.trim() || `exit status ${result.code}`}`);
-  return { stdout: Buffer.concat(stdout), stderr };
 }
 
 /** getfattr's quoting: backslash and unprintable bytes as \ooo. */
@@ -84,9 +52,8 @@ export async function readXattrTree(root: string): Promise<Map<string, XattrMap>
   const { stdout } = await runTool(
     'getfattr',
     ['--recursive', '--dump', '--no-dereference', '--physical', '--match=-', '--encoding=hex', '--absolute-names', '--', root],
-    undefined,
     `reading extended attributes of ${root}`,
-    'attr',
+    { package: 'attr' },
   );
   const tree = new Map<string, XattrMap>();
   const prefix = root.endsWith('/') ? root : `${root}/`;
@@ -134,7 +101,7 @@ export async function setXattrs(assignments: readonly XattrAssignment[], what: s
     }
     dump += '\n';
   }
-  await runTool('setfattr', ['--no-dereference', '--restore=-'], Buffer.from(dump, 'latin1'), what, 'attr');
+  await runTool('setfattr', ['--no-dereference', '--restore=-'], what, { input: Buffer.from(dump, 'latin1'), package: 'attr' });
 }
 
 export interface SpecialFile {
@@ -165,8 +132,7 @@ export async function createSpecialFiles(root: string, files: readonly SpecialFi
   await runTool(
     'tar',
     ['--extract', '--file=-', `--directory=${root}`, '--same-permissions', '--no-recursion', ...ownership],
-    Buffer.concat(archive),
     what,
-    'tar',
+    { input: Buffer.concat(archive), package: 'tar' },
   );
 }

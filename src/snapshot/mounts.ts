@@ -2,19 +2,9 @@
  * Kernel mounts for snapshots, through util-linux mount(8)/umount(8). Mount points carry our pid in
  * their name so that a later gantry process can unmount what a killed one left mounted.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { GantryError } from '../util/errors.js';
-
-export function runTool(command: string, args: string[], cwd?: string): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', (err) => reject(new GantryError(`could not run ${command}: ${err.message}`, { cause: err })));
-    child.on('close', (code) => resolve({ code: code ?? 1, stderr: stderr.trim() }));
-  });
-}
+import { tryTool } from '../util/run-tool.js';
 
 /**
  * Mounts an overlay. Layer paths are given relative to `cwd` to keep the option string short: the
@@ -28,15 +18,15 @@ export async function mountOverlay(target: string, lowerDirs: string[], upperDir
       hint: 'squash some layers, or use the copy snapshotter (GANTRY_SNAPSHOTTER=native)',
     });
   }
-  const { code, stderr } = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', optionString, target], cwd);
+  const { code, stderr } = await tryTool('mount', ['-t', 'overlay', 'overlay', '-o', optionString, target], 'mounting an overlay', { cwd, package: 'mount' });
   if (code !== 0) throw new GantryError(`overlay mount failed: ${stderr}`, { hint: 'the kernel must allow overlay mounts here; GANTRY_SNAPSHOTTER=native uses copies instead' });
 }
 
 export async function unmount(target: string): Promise<void> {
-  const { code, stderr } = await runTool('umount', [target]);
+  const { code, stderr } = await tryTool('umount', [target], 'unmounting', { package: 'mount' });
   if (code === 0) return;
   // Busy (a process still inside): detach it so the next step is not blocked; the kernel frees it later.
-  const lazy = await runTool('umount', ['-l', target]);
+  const lazy = await tryTool('umount', ['-l', target], 'unmounting', { package: 'mount' });
   if (lazy.code !== 0) throw new GantryError(`could not unmount ${target}: ${stderr}`);
 }
 

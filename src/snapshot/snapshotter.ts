@@ -15,10 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Digest } from '../util/digest.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { errnoCode } from '../util/errors.js';
 import { ownerIsDead } from '../util/process.js';
 import { copyTreePreserving } from '../util/copy-tree.js';
-import { mountOverlay, mountsUnder, runTool, unmount } from './mounts.js';
+import { mountOverlay, mountsUnder, unmount } from './mounts.js';
+import { runTool, tryTool } from '../util/run-tool.js';
 
 export type SnapshotterName = 'overlayfs' | 'native';
 
@@ -118,9 +119,7 @@ export class Snapshotter {
     const target = join(this.mntDir, activeName);
     await mkdir(target, { recursive: true });
     if (this.name === 'native') {
-      await runTool('mount', ['--bind', join(dir, 'fs'), target]).then(({ code, stderr }) => {
-        if (code !== 0) throw new GantryError(`bind mount failed: ${stderr}`);
-      });
+      await runTool('mount', ['--bind', join(dir, 'fs'), target], 'bind-mounting a snapshot', { package: 'mount' });
       return target;
     }
     if (lowers.length === 0) {
@@ -257,7 +256,7 @@ async function overlayWorks(dir: string): Promise<boolean> {
   const probe = join(dir, `probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await Promise.all(['lower', 'upper', 'work', 'merged'].map((d) => mkdir(join(probe, d), { recursive: true })));
-    const { code } = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=lower,upperdir=upper,workdir=work', 'merged'], probe);
+    const { code } = await tryTool('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=lower,upperdir=upper,workdir=work', 'merged'], 'probing overlay mounts', { cwd: probe });
     if (code !== 0) return false;
     await unmount(join(probe, 'merged'));
     return true;

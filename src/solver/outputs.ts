@@ -2,7 +2,6 @@
  * Build outputs (`--output`): the image in the store (always, named by -t), an OCI layout or docker
  * archive of it, or the final stage's filesystem as a directory (type=local) or a tar (type=tar).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { writeImageOutput } from '../image/archive-store.js';
@@ -12,6 +11,7 @@ import type { Store } from '../store/store.js';
 import { copyTreePreserving } from '../util/copy-tree.js';
 import { GantryError } from '../util/errors.js';
 import { tempSibling } from '../util/fs.js';
+import { runTool } from '../util/run-tool.js';
 import type { LayerRecord } from '../store/cache-records.js';
 import type { LayerStore } from './layers.js';
 
@@ -89,12 +89,6 @@ async function writeFilesystem(type: 'local' | 'tar', dest: string, ctx: OutputC
   }
 }
 
-function tarDirectory(dir: string, file: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('tar', ['--sort=name', '--numeric-owner', '--xattrs', '-C', dir, '-cf', file, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new GantryError(`writing the filesystem tar failed: ${stderr.trim()}`))));
-  });
+async function tarDirectory(dir: string, file: string): Promise<void> {
+  await runTool('tar', ['--sort=name', '--numeric-owner', '--xattrs', '-C', dir, '-cf', file, '.'], 'writing the filesystem tar', { package: 'tar' });
 }

@@ -1,0 +1,50 @@
+/** Running system tools (mount, cp, tar, getfattr, ...) to completion, with their failures as GantryErrors. */
+import { spawn } from 'node:child_process';
+import { errnoCode, GantryError } from './errors.js';
+
+export interface ToolOptions {
+  /** Bytes written to the tool's standard input. */
+  input?: Uint8Array;
+  cwd?: string;
+  /** The Debian package that provides the tool, for the hint when it is missing. */
+  package?: string;
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs a tool and returns its exit code and output; only a failure to start it throws. */
+export async function tryTool(command: string, args: string[], what: string, options: ToolOptions = {}): Promise<ToolResult> {
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  const stdout: Buffer[] = [];
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 8192) stderr += chunk.toString('utf8');
+  });
+  child.stdin.on('error', () => undefined); // a tool that dies early is reported through its exit status
+  const status = new Promise<{ code: number | null; error?: unknown }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, error }));
+    child.once('close', (code) => resolve({ code }));
+  });
+  child.stdin.end(options.input);
+  const result = await status;
+  if (result.error !== undefined) {
+    const missing = errnoCode(result.error) === 'ENOENT';
+    throw new GantryError(`${what}: \`${command}\` could not be run${missing ? ' (not installed)' : ''}`, {
+      hint: options.package ? `install the ${options.package} package (scripts/install-deps.sh does)` : undefined,
+      cause: result.error,
+    });
+  }
+  return { code: result.code ?? 1, stdout: Buffer.concat(stdout), stderr: stderr.trim() };
+}
+
+/** Runs a tool; a non-zero exit is a GantryError naming `what` with the tool's error output. */
+export async function runTool(command: string, args: string[], what: string, options: ToolOptions = {}): Promise<ToolResult> {
+  const result = await tryTool(command, args, what, options);
+  if (result.code !== 0) throw new GantryError(`${what}: ${command} failed: ${result.stderr || `exit status ${result.code}`}`);
+  return result;
+}
