@@ -44,12 +44,12 @@ export interface HandlerStatus {
   interpreter?: string;
 }
 
-export async function handlerStatus(platform: Platform): Promise<HandlerStatus | undefined> {
+export async function handlerStatus(platform: Platform, binfmtDir = BINFMT_DIR): Promise<HandlerStatus | undefined> {
   const handler = QEMU_HANDLERS[platform.architecture];
   if (!handler) return undefined;
   let text: string;
   try {
-    text = await readFile(`${BINFMT_DIR}/${handler}`, 'utf8');
+    text = await readFile(`${binfmtDir}/${handler}`, 'utf8');
   } catch {
     return { handler, registered: false, enabled: false, fixBinary: false };
   }
@@ -64,13 +64,13 @@ export async function handlerStatus(platform: Platform): Promise<HandlerStatus |
 }
 
 /** Fails, before anything runs, when RUN steps for `platform` cannot be executed on this machine. */
-export async function requireEmulation(platform: Platform): Promise<void> {
+export async function requireEmulation(platform: Platform, binfmtDir = BINFMT_DIR): Promise<void> {
   if (!needsEmulation(platform)) return;
   const name = formatPlatform(platform);
   if (platform.os !== 'linux') {
     throw new GantryError(`RUN steps for ${name} cannot run on this machine`, { hint: 'only linux platforms can be emulated' });
   }
-  const status = await handlerStatus(platform);
+  const status = await handlerStatus(platform, binfmtDir);
   if (!status) {
     throw new GantryError(`RUN steps for ${name} need an emulator, and gantry knows none for ${platform.architecture}`, {
       hint: 'build this platform on a machine of that architecture, or avoid RUN in its stages',

@@ -20,12 +20,20 @@ export interface ProgressSink {
 
 /** Hands out step ids and forwards events, so the solver need not count. */
 export class Progress {
-  private nextId = 1;
+  constructor(
+    private readonly sink: ProgressSink,
+    private readonly counter = { next: 1 },
+    private readonly platform?: string,
+  ) {}
 
-  constructor(private readonly sink: ProgressSink) {}
+  /** Progress for one platform of a multi-platform build: "[build 2/4] RUN x" reads "[linux/arm64 build 2/4] RUN x". */
+  forPlatform(platform: string): Progress {
+    return new Progress(this.sink, this.counter, platform);
+  }
 
-  step(label: string): StepProgress {
-    const id = this.nextId++;
+  step(rawLabel: string): StepProgress {
+    const label = this.platform ? (rawLabel.startsWith('[') ? `[${this.platform} ${rawLabel.slice(1)}` : `[${this.platform}] ${rawLabel}`) : rawLabel;
+    const id = this.counter.next++;
     const started = process.hrtime.bigint();
     this.sink.emit({ type: 'step-start', id, label });
     const sink = this.sink;

@@ -1,6 +1,8 @@
 /**
- * `gantry build`: plans the Dockerfile with the frontend, runs the stages the target needs
- * (independent stages concurrently, bounded by the cores), and writes the target as an image.
+ * `gantry build`: plans the Dockerfile with the frontend for each target platform, runs the stages
+ * the target needs (independent stages and platforms concurrently, bounded by the cores; identical
+ * steps, such as those of `FROM --platform=$BUILDPLATFORM` stages, run once), and writes the target
+ * as an image, or an image index for several platforms.
  */
 import { availableParallelism } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
@@ -9,9 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { planBuild } from '../frontend/index.js';
 import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-types.js';
 import { ContainerRuntime } from '../exec/runtime.js';
-import { formatPlatform, hostPlatform } from '../image/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../image/platform.js';
+import { requireEmulation } from '../exec/emulation.js';
+import { GantryError } from '../util/errors.js';
 import { normalizeReference } from '../image/reference.js';
-import type { ContainerConfig, Descriptor, ImageConfig, ImageManifest, Platform } from '../image/types.js';
+import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { Progress } from '../progress/events.js';
 import { Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
 import { acquireLock } from '../store/lock.js';
@@ -38,7 +42,8 @@ export interface BuildOptions {
   dockerfile: { path: string; displayName: string; text: string };
   buildArgs: Record<string, string>;
   target?: string;
-  platform?: Platform;
+  /** Target platforms; empty means this machine's. Several give an image index. */
+  platforms: Platform[];
   labels: Record<string, string>;
   network: 'host' | 'none';
   runtime: string;
@@ -64,13 +69,34 @@ export interface BuildOptions {
   signal?: AbortSignal;
 }
 
-export interface BuildResult {
+export interface PlatformResult {
+  platform: Platform;
   descriptor: Descriptor;
   config: ImageConfig;
   manifest: ImageManifest;
-  platform: Platform;
+}
+
+export interface BuildResult {
+  /** The image: a manifest, or for several platforms an index of them. */
+  descriptor: Descriptor;
+  images: PlatformResult[];
   report: StepReport[];
-  plan: BuildPlan;
+  plans: BuildPlan[];
+}
+
+/** What every platform of a build shares: store, cache, snapshots, runtime, context, base images. */
+interface BuildSession {
+  options: BuildOptions;
+  baseImages: BaseImages;
+  contextSources: ContextSources;
+  cache: CacheStore;
+  layers: LayerStore;
+  shared: Omit<ExecContext, 'stageState' | 'imageState'>;
+  created: string;
+  limit: <T>(task: () => Promise<T>) => Promise<T>;
+  inflight: Map<Digest, Promise<CacheRecord>>;
+  report: StepReport[];
+  abort: AbortController;
 }
 
 export async function build(options: BuildOptions): Promise<BuildResult> {
@@ -82,22 +108,32 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const onOuterAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    const targetPlatform = options.platform ?? hostPlatform();
+    const platforms = options.platforms.length > 0 ? options.platforms : [hostPlatform()];
     const baseImages = new BaseImages(store, { pull: options.pull, resolveRemote: options.resolveRemote, progress });
     const contextSources = await ContextSources.open(store, options.contextDir, options.dockerfile.path);
-    const plan = await planBuild(options.dockerfile.text, {
-      file: options.dockerfile.displayName,
-      buildArgs: options.buildArgs,
-      target: options.target,
-      targetPlatform,
-      buildPlatform: hostPlatform(),
-      resolveImage: (ref, platform) => baseImages.resolve(ref, platform),
-      isIgnored: (path) => contextSources.isIgnored(path),
-      checkConfig: options.checkConfig,
-    });
-    for (const warning of plan.warnings) {
-      const where = warning.location ? ` (line ${warning.location.line})` : '';
-      progress.warning(`${warning.rule}: ${warning.detail}${where}`);
+    const plans = await Promise.all(
+      platforms.map((targetPlatform) =>
+        planBuild(options.dockerfile.text, {
+          file: options.dockerfile.displayName,
+          buildArgs: options.buildArgs,
+          target: options.target,
+          targetPlatform,
+          buildPlatform: hostPlatform(),
+          resolveImage: (ref, platform) => baseImages.resolve(ref, platform),
+          isIgnored: (path) => contextSources.isIgnored(path),
+          checkConfig: options.checkConfig,
+        }),
+      ),
+    );
+    const warned = new Set<string>();
+    for (const warning of plans.flatMap((plan) => plan.warnings)) {
+      const text = `${warning.rule}: ${warning.detail}${warning.location ? ` (line ${warning.location.line})` : ''}`;
+      if (!warned.has(text)) progress.warning(text);
+      warned.add(text);
+    }
+    // Nothing runs before every platform's RUN steps are known to be runnable here.
+    for (const platform of new Set(plans.flatMap((plan) => plan.stages.filter((st) => st.steps.some((step) => step.kind === 'run')).map((st) => formatPlatform(st.platform))))) {
+      await requireEmulation(parsePlatform(platform));
     }
 
     const cache = new CacheStore(store.cacheDir);
@@ -108,9 +144,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const layers = new LayerStore(store, { sourceDateEpoch: options.sourceDateEpoch });
     let snapshotter: Promise<Snapshotter> | undefined;
     let runtime: Promise<ContainerRuntime> | undefined;
-    const stageStates = new Map<number, Promise<StageState>>();
-
-    const ctx: ExecContext = {
+    const shared: BuildSession['shared'] = {
       store,
       contextDir: options.contextDir,
       snapshotter: () =>
@@ -124,92 +158,135 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           await r.removeStale();
           return r;
         })),
-      materialize: async (state) => layers.materialize(await ctx.snapshotter(), state.layers),
+      materialize: async (state) => layers.materialize(await shared.snapshotter(), state.layers),
       commitLayer: async (active, parentChain) => layers.commit(active, parentChain),
-      stageState: (index) => {
-        const pending = stageStates.get(index);
-        if (!pending) throw new Error(`stage ${index} is not part of this build's plan`);
-        return pending;
-      },
-      imageState: async (ref) => {
-        const resolved = await baseImages.resolve(ref, targetPlatform);
-        return baseImages.stateOf(resolved);
-      },
       secrets: options.secrets,
       sshAgents: options.sshAgents,
       network: options.network,
       tmpDir,
       signal: abort.signal,
     };
-
-    const definer = new StepDefinitions({
-      ctx,
-      context: contextSources,
-      treeSelector,
-      sourceDateEpoch: options.sourceDateEpoch,
-      stageName: (index) => plan.stages.find((s) => s.index === index)?.name ?? String(index),
-    });
-    const created = new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString();
-    const report: StepReport[] = [];
-    const limit = concurrencyLimiter(Math.max(1, availableParallelism()));
-    const inflight = new Map<Digest, Promise<CacheRecord>>();
-    const noCacheFilter = new Set(options.noCacheFilter.map((s) => s.toLowerCase()));
-
-    const runOne = async (stage: PlannedStage): Promise<StageState> => {
-      const { base, baseInfo } = await stageBase(stage, baseImages, ctx, progress);
-      const filtered = noCacheFilter.has(stage.name ?? '') || noCacheFilter.has(String(stage.index));
-      return runStage(stage, base, baseInfo, {
-        cache,
-        progress,
-        ctx,
-        definer,
-        cacheDisabled: options.noCache ? '--no-cache' : filtered ? `--no-cache-filter ${stage.name ?? stage.index}` : undefined,
-        identity: { context: options.contextDir, dockerfile: options.dockerfile.path },
-        epochCreated: options.sourceDateEpoch !== undefined ? created : undefined,
-        limit,
-        inflight,
-        report,
-        explainContent: (a, b) => contextSources.explain(a, b),
-      });
+    const session: BuildSession = {
+      options,
+      baseImages,
+      contextSources,
+      cache,
+      layers,
+      shared,
+      created: new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString(),
+      limit: concurrencyLimiter(Math.max(1, availableParallelism())),
+      inflight: new Map(),
+      report: [],
+      abort,
     };
-    for (const stage of plan.stages) {
-      const pending = runOne(stage);
-      pending.catch(() => abort.abort());
-      stageStates.set(stage.index, pending);
+
+    let states: StageState[];
+    try {
+      states = await Promise.all(plans.map((plan, i) => runPlan(session, plan, platforms[i], platforms.length > 1)));
+    } finally {
+      await contextSources.save();
     }
-    const results = await Promise.allSettled([...stageStates.values()]);
-    await contextSources.save();
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw firstRealError(results, failure.reason);
-    const finalState = await (stageStates.get(plan.target) as Promise<StageState>);
-    const config: ContainerConfig = { ...finalState.config };
-    if (Object.keys(options.labels).length > 0) config.Labels = { ...config.Labels, ...options.labels };
-    const targetStage = plan.stages.find((s) => s.index === plan.target);
-    const image = await commitImage(store, {
-      platform: finalState.platform,
-      config,
-      layers: finalState.layers,
-      history: finalState.history,
-      created,
-      author: targetStage?.author ?? finalState.author,
-    });
-    if (options.tags.length === 0) await store.refs.keepUntagged(image.descriptor);
-    for (const tag of options.tags) await store.refs.set(tag, image.descriptor);
+
+    const images: PlatformResult[] = [];
+    for (const [i, plan] of plans.entries()) {
+      const finalState = states[i];
+      const config: ContainerConfig = { ...finalState.config };
+      if (Object.keys(options.labels).length > 0) config.Labels = { ...config.Labels, ...options.labels };
+      const image = await commitImage(store, {
+        platform: finalState.platform,
+        config,
+        layers: finalState.layers,
+        history: finalState.history,
+        created: session.created,
+        author: plan.stages.find((st) => st.index === plan.target)?.author ?? finalState.author,
+      });
+      images.push({ ...image, platform: finalState.platform });
+    }
+    const root = images.length === 1 ? images[0].descriptor : await writeIndex(store, images);
+    if (options.tags.length === 0) await store.refs.keepUntagged(root);
+    for (const tag of options.tags) await store.refs.set(tag, root);
     if (options.cacheTo) {
       const spec = options.cacheTo;
-      const exported = report.filter((r) => spec.mode === 'max' || finalStages(plan).has(r.stage)).map((r) => r.record);
+      const finals = plans.map(finalStages);
+      const exported = session.report.filter((r) => spec.mode === 'max' || finals.some((set) => set.has(r.stage))).map((r) => r.record);
       await exportCache(store, exported, spec, options.registry);
       progress.info(`exported ${exported.length} cache records to ${spec.type === 'local' ? spec.path : spec.ref}`);
     }
     for (const output of options.outputs) {
-      await writeOutput(output, { store, root: image.descriptor, names: options.tags, layers: finalState.layers, snapshotter: ctx.snapshotter, layerStore: layers });
+      if ((output.type === 'local' || output.type === 'tar') && states.length > 1) {
+        throw new GantryError(`--output type=${output.type} writes one filesystem, and this build has ${states.length} platforms`, {
+          hint: 'build one platform with --platform for a filesystem output, or use type=oci',
+        });
+      }
+      await writeOutput(output, { store, root, names: options.tags, layers: states[0].layers, snapshotter: shared.snapshotter, layerStore: layers });
     }
-    return { ...image, platform: finalState.platform, report, plan };
+    return { descriptor: root, images, report: session.report, plans };
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
     await rm(tmpDir, { recursive: true, force: true });
     await gcLock.release();
   }
+}
+
+/** Runs one platform's plan: every stage it needs, independent stages concurrently; returns the target's state. */
+async function runPlan(session: BuildSession, plan: BuildPlan, platform: Platform, labelled: boolean): Promise<StageState> {
+  const { options } = session;
+  const progress = labelled ? options.progress.forPlatform(formatPlatform(platform)) : options.progress;
+  const stageStates = new Map<number, Promise<StageState>>();
+  const ctx: ExecContext = {
+    ...session.shared,
+    stageState: (index) => {
+      const pending = stageStates.get(index);
+      if (!pending) throw new Error(`stage ${index} is not part of this build's plan`);
+      return pending;
+    },
+    imageState: async (ref) => session.baseImages.stateOf(await session.baseImages.resolve(ref, platform)),
+  };
+  const definer = new StepDefinitions({
+    ctx,
+    context: session.contextSources,
+    treeSelector,
+    sourceDateEpoch: options.sourceDateEpoch,
+    stageName: (index) => plan.stages.find((st) => st.index === index)?.name ?? String(index),
+  });
+  const noCacheFilter = new Set(options.noCacheFilter.map((name) => name.toLowerCase()));
+  const runOne = async (stage: PlannedStage): Promise<StageState> => {
+    const { base, baseInfo } = await stageBase(stage, session.baseImages, ctx, progress);
+    const filtered = noCacheFilter.has(stage.name ?? '') || noCacheFilter.has(String(stage.index));
+    return runStage(stage, base, baseInfo, {
+      cache: session.cache,
+      progress,
+      ctx,
+      definer,
+      cacheDisabled: options.noCache ? '--no-cache' : filtered ? `--no-cache-filter ${stage.name ?? stage.index}` : undefined,
+      identity: { context: options.contextDir, dockerfile: options.dockerfile.path },
+      epochCreated: options.sourceDateEpoch !== undefined ? session.created : undefined,
+      limit: session.limit,
+      inflight: session.inflight,
+      report: session.report,
+      explainContent: (a, b) => session.contextSources.explain(a, b),
+    });
+  };
+  for (const stage of plan.stages) {
+    const pending = runOne(stage);
+    pending.catch(() => session.abort.abort());
+    stageStates.set(stage.index, pending);
+  }
+  const results = await Promise.allSettled([...stageStates.values()]);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw firstRealError(results, failure.reason);
+  return stageStates.get(plan.target) as Promise<StageState>;
+}
+
+/** The image index of a multi-platform build, a descriptor with `platform` for each image. */
+async function writeIndex(store: Store, images: PlatformResult[]): Promise<Descriptor> {
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: images.map((image) => ({ ...image.descriptor, platform: image.platform })),
+  };
+  const blob = await store.content.writeJson(index);
+  return { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size };
 }
 
 /** The target stage and the stages it is built FROM: their steps make the final image (cache mode=min). */

@@ -122,19 +122,29 @@ async function resolveStep(
     }
     if (record) unusable = 'the cached layer was removed from the store';
   }
-  const previous = await opts.cache.getInputs(identity);
-  const cause = explainMiss({
-    previous,
-    current: definition.inputs,
-    parentMissed,
-    cacheDisabled: opts.cacheDisabled,
-    recordUnusable: unusable,
-    explainContent: opts.explainContent,
-  });
-  progress.miss(cause);
-  let pending = opts.inflight.get(definition.recordKey);
-  if (!pending) {
-    pending = opts.limit(async () => {
+  const running = opts.inflight.get(definition.recordKey);
+  if (running) {
+    // The same step is running for another stage or platform (e.g. a FROM --platform=$BUILDPLATFORM
+    // stage of a multi-platform build): it runs once, and this one reuses its result.
+    const record = await running;
+    progress.cached();
+    await opts.cache.putInputs(identity, definition.inputs);
+    return { record, cached: true, seconds: progress.done() };
+  }
+  // Registered before any await, so a twin step that starts meanwhile finds it.
+  let cause = '';
+  const pending = (async () => {
+    const previous = await opts.cache.getInputs(identity);
+    cause = explainMiss({
+      previous,
+      current: definition.inputs,
+      parentMissed,
+      cacheDisabled: opts.cacheDisabled,
+      recordUnusable: unusable,
+      explainContent: opts.explainContent,
+    });
+    progress.miss(cause);
+    return opts.limit(async () => {
       const started = process.hrtime.bigint();
       const layer = await definition.execute(progress);
       const record: CacheRecord = {
@@ -147,9 +157,9 @@ async function resolveStep(
       await opts.cache.put(record);
       return record;
     });
-    opts.inflight.set(definition.recordKey, pending);
-    pending.catch(() => opts.inflight.delete(definition.recordKey));
-  }
+  })();
+  opts.inflight.set(definition.recordKey, pending);
+  pending.catch(() => opts.inflight.delete(definition.recordKey));
   const record = await pending;
   await opts.cache.putInputs(identity, definition.inputs);
   return { record, cached: false, seconds: progress.done(), cause };

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkDockerfile } from '../../frontend/index.js';
-import { hostPlatform, parsePlatform } from '../../image/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../../image/platform.js';
 import { normalizeReference } from '../../image/reference.js';
 import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
 import { Progress } from '../../progress/events.js';
@@ -64,7 +64,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--push', 'push the image to its registry (the -t names) after building')
     .option('--secret <id=ID,src=FILE|env=VAR>', 'expose a secret to RUN --mount=type=secret (repeatable)', collect, [])
     .option('--ssh <id[=socket]>', 'forward an SSH agent to RUN --mount=type=ssh (repeatable; default socket $SSH_AUTH_SOCK)', collect, [])
-    .option('--platform <platform>', 'target platform (default: this machine)')
+    .option('--platform <platforms>', 'target platforms, comma-separated (default: this machine); several make an image index')
     .option('--check', 'run the build checks only; exit non-zero on an error-level finding')
     .option('--explain', 'after the build, print a table of every step: hit or miss, time, and why it missed')
     .option('--cache-from <spec>', 'import build cache: type=local,src=DIR or type=registry,ref=REF (repeatable)', collect, [])
@@ -75,10 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
       const contextDir = resolve(contextArg);
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
-      const platform = flags.platform ? parsePlatform(flags.platform) : hostPlatform();
-      if (flags.platform?.includes(',')) {
-        throw new GantryError('building for several platforms at once is not supported yet', { hint: 'build each platform with its own --platform' });
-      }
+      const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatform(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
+      const platform = platforms[0];
       const sourceDateEpoch = parseEpoch(buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
 
       if (flags.check) {
@@ -125,7 +123,7 @@ export function register(program: Command, ctx: CliContext): void {
           dockerfile,
           buildArgs,
           target: flags.target,
-          platform,
+          platforms,
           labels: Object.fromEntries(flags.label.map((l) => splitKeyValue(l, '--label'))),
           network: flags.network === 'none' ? 'none' : 'host',
           runtime: flags.runtime,
