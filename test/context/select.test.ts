@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { IgnoreMatcher, parseIgnoreFile, selectSources, type Selection, type SelectOptions } from '../../src/context/index.js';
@@ -221,6 +222,7 @@ test('entries carry what the engine needs to copy them', async () => {
   await withTree({ 'bin/run.sh': { content: '#!/bin/sh\n', mode: 0o4755 }, 'bin/lib': { link: 'run.sh' } }, async (root) => {
     const [match] = (await selectSources(root, ['bin'])).matches;
     const [dir, lib, run] = match?.entries ?? [];
+    const { mtimeMs } = await stat(join(root, 'bin/run.sh'));
     assert.deepEqual(
       { ...run, digest: undefined },
       {
@@ -232,6 +234,7 @@ test('entries carry what the engine needs to copy them', async () => {
         gid: process.getgid?.(),
         size: 10,
         digest: undefined,
+        mtime: Math.floor(mtimeMs / 1000),
       },
     );
     assert.match(run?.digest ?? '', /^sha256:[0-9a-f]{64}$/);

@@ -275,7 +275,7 @@ test('ONBUILD triggers of the base image run first; a stage\'s ONBUILD runs in s
   assert.deepEqual(history(plan, 0), [
     'RUN /bin/sh -c echo image-trigger # buildkit',
     'ENV T=1 (empty)',
-    'ONBUILD RUN echo stage-trigger (empty)',
+    '[base] ONBUILD RUN echo stage-trigger (no history)',
     'RUN /bin/sh -c echo base # buildkit',
   ]);
   assert.deepEqual(history(plan, 1), ['RUN /bin/sh -c echo stage-trigger # buildkit', 'RUN /bin/sh -c echo child # buildkit']);
