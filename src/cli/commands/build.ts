@@ -133,6 +133,7 @@ export function register(program: Command, ctx: CliContext): void {
           secrets: parseSecrets(flags.secret),
           sshAgents: parseSsh(flags.ssh),
           sourceDateEpoch,
+          snapshotter: snapshotterFromEnv(),
           progress,
           resolveRemote,
           tags,
@@ -235,4 +236,12 @@ function noCacheFilterOption(): Option {
     .default([]);
   option.negate = false;
   return option;
+}
+
+/** GANTRY_SNAPSHOTTER=overlayfs|native picks the snapshotter instead of probing for overlay support. */
+function snapshotterFromEnv(): 'overlayfs' | 'native' | undefined {
+  const value = process.env.GANTRY_SNAPSHOTTER;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'overlayfs' || value === 'native') return value;
+  throw new GantryError(`GANTRY_SNAPSHOTTER=${value} is not a snapshotter`, { hint: 'use overlayfs or native' });
 }
