@@ -7,7 +7,7 @@ import { GantryError } from '../util/errors.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { isGitSource, isHttpSource, validateChmod } from './copy-sources.js';
 import { parseExposedPorts } from './expose.js';
-import { formatGoDuration, goList, goQuoteList, trimGoSpace } from './go-text.js';
+import { formatGoDuration, goList, goQuoteList, trimGoSpace } from '../util/go-text.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import type { InstructionOf } from './instructions.js';
 import type { ConfigStep, CopyStep, InlineFile, PlannedStep, RunMount, RunStep, StepInput, StepSource, WorkdirStep } from './plan-types.js';

@@ -26,6 +26,5 @@ export {
   type ShellDependentCommand,
 } from './instructions.js';
 export { Rules as CheckRules, type CheckRule } from './checks.js';
-export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from './platform.js';
-export { parseNormalizedReference, normalizedReferenceString, type ImageReference } from './image-ref.js';
+export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/platform.js';
 export type * from './plan-types.js';

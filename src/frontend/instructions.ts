@@ -7,7 +7,7 @@ import { GantryError } from '../util/errors.js';
 import type { HealthConfig } from '../image/types.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { FlagSet } from './flags.js';
-import { goQuote, parseGoDuration } from './go-text.js';
+import { goQuote, parseGoDuration } from '../util/go-text.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import { INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
 import { parseCsvFields } from './run-mounts.js';

@@ -6,7 +6,7 @@
  */
 import { GantryError } from '../util/errors.js';
 import { DirectiveParser, type ParserDirective } from './directives.js';
-import { goQuote, isGoSpace, trimGoSpace, trimGoSpaceLeft } from './go-text.js';
+import { goQuote, isGoSpace, trimGoSpace, trimGoSpaceLeft } from '../util/go-text.js';
 import { heredocsInLine, type Heredoc } from './heredoc.js';
 import { DockerfileSource, withLocation } from './source.js';
 

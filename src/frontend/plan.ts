@@ -9,12 +9,12 @@ import type { ContainerConfig, Platform } from '../image/types.js';
 import { Linter, Messages, Rules, validateCommandCasing, validateStageNames } from './checks.js';
 import { emptyCheckConfig, parseCheckConfig, type CheckConfig } from './directives.js';
 import { dispatchCommand, type DispatchContext } from './dispatch.js';
-import { normalizedReferenceString, parseNormalizedReference } from './image-ref.js';
+import { normalizeReference, parseReference } from '../image/reference.js';
 import { parseInstruction, parseInstructions, type DockerfileDefinition, type Instruction, type StageDefinition } from './instructions.js';
 import { parseDockerfile, type ParsedDockerfile } from './parser.js';
 import type { BuildPlan, CheckWarning, PlannedStage, PlanOptions, ResolvedImage, StepInput } from './plan-types.js';
 import { normalizePath } from './paths.js';
-import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from './platform.js';
+import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/platform.js';
 import { parseCsvFields } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type ExpansionResult } from './shell-lexer.js';
 import type { DockerfileSource } from './source.js';
@@ -232,7 +232,7 @@ class Planner {
         return;
       }
       try {
-        parseNormalizedReference(result);
+        parseReference(result);
       } catch {
         this.lint!.run(Rules.InvalidDefaultArgInFrom, stage.line, Messages.invalidDefaultArgInFrom(stage.baseName));
       }
@@ -512,7 +512,7 @@ class Planner {
     const line = state.definition?.line ?? this.lineReading(state);
     let ref: string;
     try {
-      ref = normalizedReferenceString(parseNormalizedReference(state.baseName));
+      ref = normalizeReference(state.baseName);
     } catch (err) {
       if (!(err instanceof GantryError)) throw err;
       const lower = state.baseName.toLowerCase();

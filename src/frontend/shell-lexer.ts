@@ -4,7 +4,7 @@
  * This is not a shell: there is no command substitution, globbing or arithmetic.
  */
 import { GantryError } from '../util/errors.js';
-import { goQuote, isGoSpace } from './go-text.js';
+import { goQuote, isGoSpace } from '../util/go-text.js';
 
 /** Variables visible to an expansion, in definition order. */
 export interface EnvLookup {

@@ -1,71 +1,95 @@
 /**
- * Image references with Docker's grammar and normalization: "alpine" means
+ * Image references with Docker's grammar (distribution/reference) and normalization: "alpine" means
  * "docker.io/library/alpine:latest"; "localhost:5000/app@sha256:..." keeps its registry.
  */
 import { GantryError } from '../util/errors.js';
-import { isDigest, type Digest } from '../util/digest.js';
+import type { Digest } from '../util/digest.js';
 
 export const DEFAULT_REGISTRY = 'docker.io';
 const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';
 
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+const ALNUM = '[a-z0-9]+';
+const SEPARATOR = '(?:[._]|__|[-]+)';
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const HOST = `(?:${DOMAIN_NAME}|\\[(?:[a-fA-F0-9:]+)\\])`;
+const DOMAIN_AND_PORT = `${HOST}(?::[0-9]+)?`;
+const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
+const REMOTE_NAME = `${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const NAME = `(?:${DOMAIN_AND_PORT}/)?${REMOTE_NAME}`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}';
+
+const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
+const ANCHORED_NAME_RE = new RegExp(`^(?:(${DOMAIN_AND_PORT})/)?(${REMOTE_NAME})$`);
+const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
+const DIGEST_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
 export interface ImageReference {
   /** Registry host[:port], e.g. "docker.io", "localhost:5000". */
   registry: string;
   /** Repository path inside the registry, e.g. "library/alpine". */
   repository: string;
+  /** Always set when there is no digest ("latest" by default). */
   tag?: string;
   digest?: Digest;
 }
 
+const HINT = 'references look like name[:tag][@sha256:digest], e.g. alpine:3.20 or localhost:5000/team/app:1.0';
+
+/** Parses and normalizes a reference as Docker does; messages are Docker's, with a hint. */
 export function parseReference(input: string): ImageReference {
   const text = input.trim();
-  const fail = (why: string): never => {
-    throw new GantryError(`invalid image reference "${input}": ${why}`, {
-      hint: 'references look like name[:tag][@sha256:digest], e.g. alpine:3.20 or localhost:5000/team/app:1.0',
-    });
+  const fail = (message: string): never => {
+    throw new GantryError(message, { hint: HINT });
   };
-  if (text === '') fail('it is empty');
+  if (IDENTIFIER_RE.test(text)) fail(`invalid repository name (${text}), cannot specify 64-byte hexadecimal strings`);
+  const [domain, remainder] = splitDockerDomain(text);
+  const colon = remainder.indexOf(':');
+  const remote = colon >= 0 ? remainder.slice(0, colon) : remainder;
+  if (remote.toLowerCase() !== remote) fail(`invalid reference format: repository name (${remote}) must be lowercase`);
 
-  let rest = text;
-  let digest: Digest | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    const d = rest.slice(at + 1);
-    if (!isDigest(d)) fail(`"${d}" is not a sha256 digest`);
-    digest = d as Digest;
-    rest = rest.slice(0, at);
+  const full = `${domain}/${remainder}`;
+  const match = REFERENCE_RE.exec(full);
+  if (!match) {
+    if (text === '') fail('repository name must have at least one component');
+    fail(`invalid reference format: "${input}"`);
   }
-  let tag: string | undefined;
-  const lastColon = rest.lastIndexOf(':');
-  if (lastColon > rest.lastIndexOf('/')) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) fail(`"${tag}" is not a valid tag`);
+  const [, name, tag, digest] = match as RegExpExecArray;
+  if (name.length > 255) fail('repository name must not be more than 255 characters');
+  const nameMatch = ANCHORED_NAME_RE.exec(name) as RegExpExecArray;
+  const ref: ImageReference = { registry: nameMatch[1] ?? DEFAULT_REGISTRY, repository: nameMatch[2] };
+  if (digest !== undefined) {
+    const algorithm = digest.slice(0, digest.indexOf(':'));
+    const hex = digest.slice(digest.indexOf(':') + 1);
+    const length = DIGEST_LENGTHS[algorithm];
+    if (length === undefined) fail(`unsupported digest algorithm in "${input}"`);
+    if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) fail(`invalid checksum digest format in "${input}"`);
+    if (algorithm !== 'sha256') fail(`gantry handles sha256 digests only ("${input}")`);
+    ref.digest = digest as Digest;
   }
+  if (tag !== undefined) ref.tag = tag;
+  else if (digest === undefined) ref.tag = 'latest';
+  return ref;
+}
 
-  const parts = rest.split('/');
-  let registry = DEFAULT_REGISTRY;
-  const first = parts[0];
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
-    registry = first === LEGACY_DEFAULT_REGISTRY ? DEFAULT_REGISTRY : first;
-    parts.shift();
+/** Docker's splitDockerDomain: the first component is a registry when it has a '.', a ':', is "localhost" or has upper case. */
+function splitDockerDomain(name: string): [string, string] {
+  const slash = name.indexOf('/');
+  if (slash < 0) return [DEFAULT_REGISTRY, `library/${name}`];
+  const maybeDomain = name.slice(0, slash);
+  const maybeRemote = name.slice(slash + 1);
+  let domain: string;
+  let remote: string;
+  if (maybeDomain === LEGACY_DEFAULT_REGISTRY) {
+    [domain, remote] = [DEFAULT_REGISTRY, maybeRemote];
+  } else if (maybeDomain === 'localhost' || /[.:]/.test(maybeDomain) || maybeDomain.toLowerCase() !== maybeDomain) {
+    [domain, remote] = [maybeDomain, maybeRemote];
+  } else {
+    [domain, remote] = [DEFAULT_REGISTRY, name];
   }
-  if (parts.length === 0 || parts.some((p) => p === '')) fail('the repository name is empty');
-  for (const part of parts) {
-    if (!PATH_COMPONENT.test(part)) {
-      fail(part !== part.toLowerCase() ? `repository name "${part}" must be lowercase` : `"${part}" is not a valid repository name component`);
-    }
-  }
-  if (registry === DEFAULT_REGISTRY && parts.length === 1) parts.unshift('library');
-  const repository = parts.join('/');
-  if (repository.length > 255) fail('the repository name is longer than 255 characters');
-  if (tag === undefined && digest === undefined) tag = 'latest';
-  return { registry, repository, tag, digest };
+  if (domain === DEFAULT_REGISTRY && !remote.includes('/')) remote = `library/${remote}`;
+  return [domain, remote];
 }
 
 /** "docker.io/library/alpine:3.20", "localhost:5000/app@sha256:..." */

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { planBuild } from '../frontend/index.js';
 import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-types.js';
 import { ContainerRuntime } from '../exec/runtime.js';
-import { formatPlatform, hostPlatform, parsePlatform } from '../image/platform.js';
+import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/platform.js';
 import { requireEmulation } from '../exec/emulation.js';
 import { GantryError } from '../util/errors.js';
 import { normalizeReference } from '../image/reference.js';
@@ -133,7 +133,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     }
     // Nothing runs before every platform's RUN steps are known to be runnable here.
     for (const platform of new Set(plans.flatMap((plan) => plan.stages.filter((st) => st.steps.some((step) => step.kind === 'run')).map((st) => formatPlatform(st.platform))))) {
-      await requireEmulation(parsePlatform(platform));
+      await requireEmulation(parsePlatformFlag(platform));
     }
 
     const cache = new CacheStore(store.cacheDir);

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkDockerfile } from '../../frontend/index.js';
-import { formatPlatform, hostPlatform, parsePlatform } from '../../image/platform.js';
+import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/platform.js';
 import { normalizeReference } from '../../image/reference.js';
 import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
 import { Progress } from '../../progress/events.js';
@@ -75,7 +75,7 @@ export function register(program: Command, ctx: CliContext): void {
       const contextDir = resolve(contextArg);
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
-      const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatform(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
+      const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatformFlag(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
       const platform = platforms[0];
       const sourceDateEpoch = parseEpoch(buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
 

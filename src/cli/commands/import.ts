@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { planBuild } from '../../frontend/index.js';
 import { decompressLayer } from '../../image/index.js';
 import { ingestLayer } from '../../solver/layers.js';
-import { hostPlatform, parsePlatform } from '../../image/platform.js';
+import { hostPlatform, parsePlatformFlag } from '../../image/platform.js';
 import { normalizeReference } from '../../image/reference.js';
 import type { ContainerConfig, Platform } from '../../image/types.js';
 import { commitImage } from '../../solver/image-commit.js';
@@ -21,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--platform <platform>', 'platform of the content (default: this machine)')
     .action(async (file: string, name: string | undefined, opts: { change: string[]; message?: string; platform?: string }) => {
       const store = await ctx.openStore();
-      const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+      const platform = opts.platform ? parsePlatformFlag(opts.platform) : hostPlatform();
       const config = await configFromChanges(opts.change, platform);
       const source = file === '-' ? process.stdin : createReadStream(file);
       source.on('error', () => undefined);

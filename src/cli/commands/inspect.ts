@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatPlatform, parsePlatform } from '../../image/platform.js';
+import { formatPlatform, parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import { findLocalImage, type StoredImage } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--platform <platform>', 'which platform of a multi-platform image')
     .action(async (names: string[], opts: { platform?: string }) => {
       const store = await ctx.openStore();
-      const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+      const platform = opts.platform ? parsePlatformFlag(opts.platform) : undefined;
       const result = [];
       for (const name of names) {
         const image = await findLocalImage(store, name, platform);

@@ -1,6 +1,6 @@
 /** pull, push, login, logout and manifest: moving images through registries. */
 import type { Command } from 'commander';
-import { parsePlatform } from '../../image/platform.js';
+import { parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import { closeRegistrySession, createManifestList, fetchManifest, login, logout, pullImage, pushImage } from '../../registry/index.js';
 import { acquireLock } from '../../store/lock.js';
@@ -26,7 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
       const lock = await acquireLock(store.gcLockPath, 'shared');
       try {
-        const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatform(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
+        const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `Digest: ${result.remoteDigest}\nStatus: downloaded ${familiarReference(parseReference(reference))}\n`);
       } finally {
         await lock.release();

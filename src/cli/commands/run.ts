@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { ContainerRuntime } from '../../exec/runtime.js';
 import { resolveUser } from '../../exec/users.js';
-import { parsePlatform } from '../../image/platform.js';
+import { parsePlatformFlag } from '../../image/platform.js';
 import { Snapshotter } from '../../snapshot/snapshotter.js';
 import { LayerStore } from '../../solver/layers.js';
 import { findLocalImage } from '../../store/images.js';
@@ -44,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await ctx.openStore();
       const gcLock = await acquireLock(store.gcLockPath, 'shared');
       try {
-        const image = await findLocalImage(store, name, opts.platform ? parsePlatform(opts.platform) : undefined);
+        const image = await findLocalImage(store, name, opts.platform ? parsePlatformFlag(opts.platform) : undefined);
         if (!image) throw noSuchImage(name);
         const config = image.config.config ?? {};
         const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (config.Entrypoint ?? []);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { handlerStatus, setupBinfmt } from '../../exec/emulation.js';
-import { parsePlatform } from '../../image/platform.js';
+import { parsePlatformFlag } from '../../image/platform.js';
 import type { CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -12,7 +12,7 @@ export function register(program: Command, ctx: CliContext): void {
       const report = await setupBinfmt();
       if (report.mounted) ctx.out('mounted binfmt_misc\n');
       for (const handler of report.enabled) ctx.out(`enabled ${handler}\n`);
-      const arm64 = await handlerStatus(parsePlatform('linux/arm64'));
+      const arm64 = await handlerStatus(parsePlatformFlag('linux/arm64'));
       if (arm64?.enabled) ctx.out(`linux/arm64 RUN steps will run under ${arm64.interpreter ?? arm64.handler}\n`);
     });
 }

@@ -4,7 +4,7 @@
  * (`%v`, `%q`), durations (`time.Duration`), duration parsing (`time.ParseDuration`) and Go's
  * notion of white space (`unicode.IsSpace`).
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from './errors.js';
 
 /** Go's unicode.IsSpace. */
 export function isGoSpace(ch: string): boolean {
