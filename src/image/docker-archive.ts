@@ -22,7 +22,8 @@ import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
-import { OciLayoutSink, imageNameFrom, layoutBlobPath, type ArchiveImage } from './layout.js';
+import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
+import { imageNameFrom } from './names.js';
 import { formatPlatform } from './platform.js';
 import { familiarReference, parseReference } from './reference.js';
 import {

@@ -14,7 +14,7 @@ import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import type { BlobStream, ImageSink, ImageSource } from './copy.js';
-import { familiarReference, formatReference, parseReference } from './reference.js';
+import { imageNameFrom, nameFromAnnotations, namedDescriptor, withoutNames } from './names.js';
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from './types.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -34,38 +34,6 @@ export function layoutBlobPath(digest: string): string {
     throw new GantryError(`unsupported digest "${digest}"`, { hint: 'gantry handles sha256 digests only' });
   }
   return `blobs/sha256/${digestHex(digest)}`;
-}
-
-/** The descriptor without the annotations that carry names. */
-export function withoutNames(descriptor: Descriptor): Descriptor {
-  const { annotations, ...rest } = descriptor;
-  if (!annotations) return rest;
-  const kept = { ...annotations };
-  delete kept[Annotation.refName];
-  delete kept[Annotation.imageName];
-  return Object.keys(kept).length > 0 ? { ...rest, annotations: kept } : rest;
-}
-
-function namedDescriptor(root: Descriptor, name: string): Descriptor {
-  const plain = withoutNames(root);
-  return {
-    ...plain,
-    annotations: {
-      ...plain.annotations,
-      [Annotation.imageName]: name,
-      [Annotation.refName]: familiarReference(parseReference(name)),
-    },
-  };
-}
-
-/** A full image name with a tag, or undefined when `text` is not one. */
-export function imageNameFrom(text: string): string | undefined {
-  try {
-    const ref = parseReference(text);
-    return ref.tag === undefined ? undefined : formatReference({ ...ref, digest: undefined });
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -193,21 +161,6 @@ async function readIndex(files: ArchiveFiles): Promise<ImageIndex> {
 }
 
 /** The full name an index.json entry carries, if any; `unusable` gets a ref.name that is not an image name. */
-function entryName(entry: Descriptor, unusable: string[]): string | undefined {
-  const full = entry.annotations?.[Annotation.imageName];
-  if (full) {
-    const name = imageNameFrom(full);
-    if (name) return name;
-    unusable.push(full);
-  }
-  const refName = entry.annotations?.[Annotation.refName];
-  if (!refName) return undefined;
-  // Tools other than gantry may record only a tag ("latest"); parsed as a name it means "latest:latest", as the store reads it.
-  const name = imageNameFrom(refName);
-  if (!name) unusable.push(refName);
-  return name;
-}
-
 /** Passes a blob's bytes through, failing with a message naming the archive file if they are not the blob. */
 async function* verifiedBlob(chunks: AsyncIterable<Uint8Array>, descriptor: Descriptor, what: string): AsyncGenerator<Uint8Array> {
   const hash = createHash('sha256');
@@ -255,7 +208,7 @@ export class OciLayoutSource implements ImageSource {
           hint: 'gantry handles sha256 digests only',
         });
       }
-      const name = entryName(entry, unusable);
+      const name = nameFromAnnotations(entry, unusable);
       let image = images.find((known) => known.root.digest === entry.digest);
       if (!image) {
         image = { root: withoutNames(entry), names: [] };

@@ -7,8 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Annotation, MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
-import { familiarReference, parseReference, formatReference } from '../image/reference.js';
+import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
+import { parseReference, formatReference } from '../image/reference.js';
+import { nameFromAnnotations, namedDescriptor, withoutNames } from '../image/names.js';
 import { errnoCode, GantryError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { withLock } from './lock.js';
@@ -31,7 +32,7 @@ export class ImageRefs {
 
   async list(): Promise<NamedImage[]> {
     const index = await this.read();
-    return index.manifests.map((descriptor) => ({ name: nameOf(descriptor), descriptor: stripNames(descriptor) }));
+    return index.manifests.map((descriptor) => ({ name: nameFromAnnotations(descriptor), descriptor: withoutNames(descriptor) }));
   }
 
   /** The descriptor a name points to; accepts familiar or full names. */
@@ -49,7 +50,7 @@ export class ImageRefs {
     const full = formatReference({ ...ref, digest: undefined });
     await this.update((entries) => {
       const kept = entries.filter((e) => e.name !== full && !(e.name === undefined && e.descriptor.digest === descriptor.digest));
-      kept.push({ name: full, descriptor: stripNames(descriptor) });
+      kept.push({ name: full, descriptor: withoutNames(descriptor) });
       return kept;
     });
   }
@@ -57,7 +58,7 @@ export class ImageRefs {
   /** Keeps an untagged image (a build without -t) so it survives until pruned. */
   async keepUntagged(descriptor: Descriptor): Promise<void> {
     await this.update((entries) =>
-      entries.some((e) => e.descriptor.digest === descriptor.digest) ? entries : [...entries, { descriptor: stripNames(descriptor) }],
+      entries.some((e) => e.descriptor.digest === descriptor.digest) ? entries : [...entries, { descriptor: withoutNames(descriptor) }],
     );
   }
 
@@ -95,7 +96,7 @@ export class ImageRefs {
       const index: ImageIndex = {
         schemaVersion: 2,
         mediaType: MediaType.ociIndex,
-        manifests: next.map(({ name, descriptor }) => withNames(descriptor, name)),
+        manifests: next.map(({ name, descriptor }) => (name ? namedDescriptor(descriptor, name) : descriptor)),
       };
       await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2) + '\n');
     });
@@ -113,37 +114,4 @@ export class ImageRefs {
       });
     }
   }
-}
-
-function nameOf(descriptor: Descriptor): string | undefined {
-  const full = descriptor.annotations?.[Annotation.imageName];
-  if (full) return full;
-  const ref = descriptor.annotations?.[Annotation.refName];
-  if (!ref) return undefined;
-  // An index.json written by another tool may hold only a ref.name; treat it as an image name when it parses as one.
-  try {
-    return formatReference(parseReference(ref));
-  } catch {
-    return undefined;
-  }
-}
-
-function stripNames(descriptor: Descriptor): Descriptor {
-  const annotations = { ...descriptor.annotations };
-  delete annotations[Annotation.refName];
-  delete annotations[Annotation.imageName];
-  const { annotations: _drop, ...rest } = descriptor;
-  return Object.keys(annotations).length > 0 ? { ...rest, annotations } : rest;
-}
-
-function withNames(descriptor: Descriptor, name: string | undefined): Descriptor {
-  if (!name) return descriptor;
-  return {
-    ...descriptor,
-    annotations: {
-      ...descriptor.annotations,
-      [Annotation.imageName]: name,
-      [Annotation.refName]: familiarReference(parseReference(name)),
-    },
-  };
 }
