@@ -2,7 +2,8 @@
  * Registry settings for commands that talk to registries: --insecure-registry flags plus the user's
  * gantry config file ($GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.json):
  *   { "insecureRegistries": ["host:port"], "registryMirrors": { "docker.io": ["https://mirror"] } }
- * Progress goes to stderr, one line per finished transfer.
+ * Progress goes to stderr, one line per finished transfer. The registry client is loaded on first use,
+ * so commands that never reach a registry do not pay for its HTTP stack at start-up.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -56,4 +57,15 @@ function describe(event: RegistryProgressEvent, log: (line: string) => void): vo
       log(`retrying ${event.what} in ${(event.delayMs / 1000).toFixed(1)}s (attempt ${event.attempt}): ${event.reason}`);
       break;
   }
+}
+
+let loaded: Promise<typeof import('../registry/index.js')> | undefined;
+
+export function loadRegistry(): Promise<typeof import('../registry/index.js')> {
+  return (loaded ??= import('../registry/index.js'));
+}
+
+/** Closes the registry connections of `options` if the registry client was ever loaded. */
+export async function closeRegistrySessionIfLoaded(options: RegistryOptions): Promise<void> {
+  if (loaded) await (await loaded).closeRegistrySession(options);
 }

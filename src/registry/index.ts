@@ -6,8 +6,9 @@ export { pullImage, resolveRemote, pullArtifact, fetchManifest } from './pull.js
 export type { PullOptions, PullResult, RemoteImage, PullArtifactOptions, PulledArtifact } from './pull.js';
 export { pushImage, pushArtifact, createManifestList } from './push.js';
 export type { PushOptions, PushResult, ManifestListOptions } from './push.js';
-export { writeArtifact, listReferrers } from './artifacts.js';
-export type { ArtifactBlob, ArtifactSpec, ReferrersOptions } from './artifacts.js';
+export { listReferrers } from './artifacts.js';
+export type { ReferrersOptions } from './artifacts.js';
+export { writeArtifact, type ArtifactBlob, type ArtifactSpec } from '../store/artifacts.js';
 export { login, logout } from './login.js';
 export type { LoginResult } from './login.js';
 export { closeRegistrySession } from './session.js';

@@ -13,7 +13,8 @@ import { openArchiveFiles } from '../image/archive-files.js';
 import { DirectoryArchiveWriter } from '../image/archive-writer.js';
 import { OciLayoutSink, OciLayoutSource } from '../image/layout.js';
 import type { Descriptor, ImageManifest } from '../image/types.js';
-import { pullArtifact, pushArtifact, writeArtifact, type RegistryOptions } from '../registry/index.js';
+import type { RegistryOptions } from '../registry/index.js';
+import { writeArtifact } from '../store/artifacts.js';
 import { CacheStore, type CacheRecord } from '../store/cache-records.js';
 import { StoreImageIO } from '../store/images.js';
 import type { Store } from '../store/store.js';
@@ -73,6 +74,8 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
     layers,
   });
   if (spec.type === 'registry') {
+    // The registry client (and its HTTP stack) loads only when a registry is used.
+    const { pushArtifact } = await import('../registry/index.js');
     await pushArtifact(store, artifact, spec.ref, registry);
     return;
   }
@@ -98,6 +101,7 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
 export async function importCache(store: Store, spec: CacheSpec, registry: RegistryOptions): Promise<number> {
   let manifest: ImageManifest;
   if (spec.type === 'registry') {
+    const { pullArtifact } = await import('../registry/index.js');
     const pulled = await pullArtifact(store, spec.ref, registry);
     manifest = pulled.manifest as ImageManifest;
   } else {

@@ -6,7 +6,6 @@ import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/pla
 import { normalizeReference } from '../../image/reference.js';
 import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
 import { Progress } from '../../progress/events.js';
-import { closeRegistrySession, pullImage, pushImage } from '../../registry/index.js';
 import { build } from '../../solver/build.js';
 import type { RemoteResolver } from '../../solver/base-images.js';
 import { parseOutputSpec } from '../../solver/outputs.js';
@@ -15,7 +14,7 @@ import type { SecretSource } from '../../solver/exec-context.js';
 import { readImage } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, formatTable, type CliContext } from '../context.js';
-import { registryOptions } from '../registry-options.js';
+import { closeRegistrySessionIfLoaded, loadRegistry, registryOptions } from '../registry-options.js';
 import { splitKeyValue } from './registry.js';
 
 interface BuildFlags {
@@ -109,6 +108,7 @@ export function register(program: Command, ctx: CliContext): void {
       const progress = new Progress(createProgressSink(progressMode));
       const registry = registryOptions(flags.insecureRegistry, (line) => progress.info(line));
       const resolveRemote: RemoteResolver = async (s, ref, wanted) => {
+        const { pullImage } = await loadRegistry();
         const pulled = await pullImage(s, ref, { ...registry, platform: wanted });
         return readImage(s, pulled.descriptor, wanted, ref);
       };
@@ -144,6 +144,7 @@ export function register(program: Command, ctx: CliContext): void {
           signal: abort.signal,
         });
         if (flags.push) {
+          const { pushImage } = await loadRegistry();
           for (const tag of tags) await pushImage(store, tag, tag, registry);
         }
         progress.close();
@@ -154,7 +155,7 @@ export function register(program: Command, ctx: CliContext): void {
         progress.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await closeRegistrySession(registry);
+        await closeRegistrySessionIfLoaded(registry);
       }
     });
 }

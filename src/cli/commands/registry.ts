@@ -2,11 +2,10 @@
 import type { Command } from 'commander';
 import { parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
-import { closeRegistrySession, createManifestList, fetchManifest, login, logout, pullImage, pushImage } from '../../registry/index.js';
 import { acquireLock } from '../../store/lock.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
-import { registryOptions } from '../registry-options.js';
+import { loadRegistry, registryOptions } from '../registry-options.js';
 
 const insecureHelp = 'allow plain HTTP or an untrusted certificate for this registry (repeatable)';
 
@@ -22,6 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the digest')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (reference: string, opts: { platform?: string; allPlatforms?: boolean; quiet?: boolean; insecureRegistry: string[] }) => {
+      const { pullImage, closeRegistrySession } = await loadRegistry();
       const store = await ctx.openStore();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
       const lock = await acquireLock(store.gcLockPath, 'shared');
@@ -42,6 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the digest')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (image: string, reference: string | undefined, opts: { quiet?: boolean; insecureRegistry: string[] }) => {
+      const { pushImage, closeRegistrySession } = await loadRegistry();
       const store = await ctx.openStore();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
       const lock = await acquireLock(store.gcLockPath, 'shared');
@@ -63,6 +64,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; insecureRegistry: string[] }) => {
+      const { login, closeRegistrySession } = await loadRegistry();
       if (!opts.username) throw new GantryError('login needs --username', { hint: 'gantry login -u USER --password-stdin REGISTRY' });
       let password = opts.password;
       if (opts.passwordStdin) {
@@ -84,6 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('remove stored credentials for a registry')
     .argument('<registry>')
     .action(async (registry: string) => {
+      const { logout } = await loadRegistry();
       const removed = await logout(registry, registryOptions([]));
       ctx.out(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
     });
@@ -97,6 +100,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--annotation <key=value>', 'index annotation (repeatable)', collect, [])
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (target: string, sources: string[], opts: { annotation: string[]; insecureRegistry: string[] }) => {
+      const { createManifestList, closeRegistrySession } = await loadRegistry();
       const options = registryOptions(opts.insecureRegistry, log);
       const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
       try {
@@ -112,6 +116,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<reference>')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (reference: string, opts: { insecureRegistry: string[] }) => {
+      const { fetchManifest, closeRegistrySession } = await loadRegistry();
       const options = registryOptions(opts.insecureRegistry);
       try {
         const resolved = await fetchManifest(reference, options);
