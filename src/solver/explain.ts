@@ -41,7 +41,7 @@ export function explainMiss(ctx: MissContext): string {
   for (const name of new Set([...Object.keys(previous.fields), ...Object.keys(current.fields)])) {
     const before = previous.fields[name];
     const after = current.fields[name];
-    if (before !== after) return `${name}: ${before ?? '(none)'} → ${after ?? '(none)'}`;
+    if (before !== after) return `${name}: ${before || '(none)'} → ${after || '(none)'}`;
   }
   const before = previous.content;
   const now = current.content;
