@@ -17,7 +17,10 @@ import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
 
 /** Files the runtime bind-mounts over; they never belong in a layer. */
-const ETC_MOUNT_POINTS = ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+const ETC_MOUNT_POINTS = ['/etc/hosts', '/etc/resolv.conf'];
+
+/** BuildKit's hostname for build containers; RUN steps that record it give the same files. */
+const BUILD_HOSTNAME = 'buildkitsandbox';
 
 export async function executeRun(step: RunStep, parent: StageState, ctx: ExecContext, sources: MountSources, progress: StepProgress): Promise<LayerRecord> {
   const snapshotter = await ctx.snapshotter();
@@ -43,7 +46,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
       const result = await runtime.run({
         spec: {
           rootfs,
-          hostname: 'gantry',
+          hostname: BUILD_HOSTNAME,
           hostNetwork: (step.network === 'default' ? ctx.network : step.network) !== 'none',
           insecure: step.security === 'insecure',
           process: {
