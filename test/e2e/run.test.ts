@@ -89,7 +89,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.equal(await id('nobody'), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
     assert.equal(await id('operator'), 'uid=37(operator) gid=10(wheel) groups=10(wheel)\n');
     assert.equal(await id('numeric'), 'uid=4242 gid=4343 groups=4343\n');
-    assert.equal(await id('appuser'), 'uid=2000(appuser) gid=2000(appuser) groups=2000(appuser),10(wheel)\n');
+    assert.equal(await id('appuser'), 'uid=2000(appuser) gid=2000(appuser) groups=10(wheel),2000(appuser)\n');
     const owned = await stat(join(rootfs, 'tmp/owned-numeric'));
     assert.deepEqual([owned.uid, owned.gid], [4242, 4343]);
   });
