@@ -2,7 +2,8 @@
  * Resolves a Dockerfile USER / --chown value ("name", "uid", "name:group", "uid:gid") against the
  * /etc/passwd and /etc/group of a root filesystem, with Docker's rules: a numeric user needs no
  * passwd entry; a name must exist; the primary group defaults to the passwd entry's (0 without one);
- * supplementary groups come from /etc/group membership.
+ * supplementary groups are the primary one plus, for a user given without a group, its /etc/group
+ * memberships.
  */
 import { readFile } from 'node:fs/promises';
 import { resolveInRoot } from '../util/scoped-path.js';
@@ -69,7 +70,10 @@ function parseId(text: string): number | undefined {
  */
 export async function resolveUser(rootfs: string, spec: string, withSupplementary = true): Promise<ResolvedUser> {
   const [userPart, groupPart] = splitUserSpec(spec);
-  if (userPart === '' && groupPart === undefined) return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
+  if (userPart === '' && groupPart === undefined) {
+    // No USER is uid 0 looked up like any user (so root gets its /etc/group memberships), as in BuildKit.
+    return withSupplementary ? resolveUser(rootfs, '0', true) : { uid: 0, gid: 0, additionalGids: [], home: '/root' };
+  }
   const passwd = parsePasswd(await readEtc(rootfs, 'passwd'));
   const numericUid = parseId(userPart);
   const entry = numericUid !== undefined ? passwd.find((p) => p.uid === numericUid) : passwd.find((p) => p.name === userPart);
@@ -91,9 +95,9 @@ export async function resolveUser(rootfs: string, spec: string, withSupplementar
     }
     gid = numericGid ?? (group as GroupEntry).gid;
   }
-  const additionalGids = withSupplementary && entry && groupPart === undefined
-    ? [...new Set(groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid))]
-    : [];
+  const memberships = withSupplementary && entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  // The primary group leads the list, as BuildKit (after containerd) sets it: `id` shows it among the groups.
+  const additionalGids = withSupplementary ? [...new Set([gid, ...memberships])] : [];
   return { uid, gid, additionalGids, home: entry?.home ?? '/' };
 }
 
