@@ -82,7 +82,9 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
         'COPY --chmod=go-w,u+x stamp.txt /chmod-symbolic',
         'COPY --chmod=a+X tree /chmod-dir/',
         'COPY --chown=daemon foo.go /owned/daemon.go',
-        'COPY --chown=1000:nobody sub /owned-tree/',
+        'COPY --chown=1000:nogroup sub /owned-tree/',
+        'COPY --chown=1000:nosuchgroup stamp.txt /owned-unknown-group',
+        'COPY --chown=nosuchuser stamp.txt /owned-unknown-user',
         'COPY --chown=4242 stamp.txt /owned-num',
         'COPY foo.go files/foo.go /dup/',
         'COPY files/foo.go dest/foo.go',
@@ -162,7 +164,7 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
     assert.equal((await meta(at('chmod-dir/sub/inner.txt'))).mode, 0o644, 'a+X leaves a file without execute bits alone');
   });
 
-  it('resolves --chown names in the image and gives a lone uid its own number as group (testCopyChown)', async () => {
+  it('resolves --chown names in the image, a lone uid as its own group, unknown names as BuildKit does (testCopyChown)', async () => {
     assert.deepEqual(await meta(at('owned/daemon.go')), { ...(await meta(at('owned/daemon.go'))), uid: 1, gid: 1 });
     const owned = await meta(at('owned'));
     assert.deepEqual([owned.uid, owned.gid, owned.mode], [1, 1, 0o755], 'created parents belong to the --chown owner');
@@ -172,6 +174,10 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
     }
     const numeric = await meta(at('owned-num'));
     assert.deepEqual([numeric.uid, numeric.gid], [4242, 4242]);
+    const unknownGroup = await meta(at('owned-unknown-group'));
+    assert.deepEqual([unknownGroup.uid, unknownGroup.gid], [1000, 1000], 'BuildKit ignores a group name it cannot find');
+    const unknownUser = await meta(at('owned-unknown-user'));
+    assert.deepEqual([unknownUser.uid, unknownUser.gid], [0, 0], 'BuildKit gives a user name it cannot find uid 0');
   });
 
   it('lets later sources and later COPYs override earlier ones (testCopyOverrideFiles)', async () => {
