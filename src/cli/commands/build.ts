@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkDockerfile } from '../../frontend/index.js';
 import { hostPlatform, parsePlatform } from '../../image/platform.js';
@@ -68,6 +68,10 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (contextArg: string, flags: BuildFlags) => {
       const store = await ctx.openStore();
       const contextDir = resolve(contextArg);
+      const contextStat = await stat(contextDir).catch(() => undefined);
+      if (!contextStat?.isDirectory()) {
+        throw new GantryError(`build context ${contextDir} ${contextStat ? 'is not a directory' : 'does not exist'}`, { hint: 'pass the directory holding your files, e.g. `gantry build .`' });
+      }
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
       const platform = flags.platform ? parsePlatform(flags.platform) : hostPlatform();
