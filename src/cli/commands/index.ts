@@ -10,8 +10,9 @@ import * as prune from './prune.js';
 import * as registry from './registry.js';
 import * as rmi from './rmi.js';
 import * as run from './run.js';
+import * as saveLoad from './save-load.js';
 import * as tag from './tag.js';
 
 export function registerCommands(program: Command, ctx: CliContext): void {
-  for (const command of [buildCommand, images, inspect, history, tag, rmi, importCommand, run, prune, du, registry]) command.register(program, ctx);
+  for (const command of [buildCommand, images, inspect, history, tag, rmi, importCommand, run, saveLoad, prune, du, registry]) command.register(program, ctx);
 }
