@@ -187,12 +187,16 @@ describe('outputs', { skip: !isRoot && 'needs root (runc, overlay mounts, docker
 
   it('prints one JSON event per line with --progress json, and only the digest with -q', async () => {
     const json = await gantryOk(t.root, ['build', '--progress', 'json', '--no-cache', context]);
-    const events = json.stderr.trim().split('\n').map((line) => JSON.parse(line) as { type: string; label?: string; data?: string });
+    const events = json.stderr.trim().split('\n').map((line) => JSON.parse(line) as { type: string; label?: string; data?: string; digest?: string });
     assert.ok(events.some((e) => e.type === 'step-start' && e.label?.includes('RUN echo')));
     assert.ok(events.some((e) => e.type === 'step-log' && e.data?.includes('output of run')));
     assert.ok(events.some((e) => e.type === 'step-done'));
+    const result = events.at(-1);
+    assert.equal(result?.type, 'result');
+    assert.match(result?.digest ?? '', /^sha256:[a-f0-9]{64}$/);
+    // The --no-cache build just made the cache records this build reuses, so it gives the same image.
     const quiet = await gantryOk(t.root, ['build', '-q', context]);
-    assert.equal(quiet.stdout, `${digest}\n`);
+    assert.equal(quiet.stdout, `${result?.digest}\n`);
     assert.doesNotMatch(quiet.stderr, /#\d+/);
   });
 });
