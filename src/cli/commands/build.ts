@@ -146,7 +146,8 @@ export function register(program: Command, ctx: CliContext): void {
         progress.close();
         if (flags.explain) ctx.err(explainTable(result.report));
         ctx.out(flags.quiet ? `${result.descriptor.digest}\n` : '');
-        if (!flags.quiet) ctx.err(`${result.descriptor.digest}${tags.length ? ` ${tags.join(' ')}` : ''}\n`);
+        if (progressMode === 'json') ctx.err(`${JSON.stringify({ time: new Date().toISOString(), type: 'result', digest: result.descriptor.digest, tags })}\n`);
+        else if (!flags.quiet) ctx.err(`${result.descriptor.digest}${tags.length ? ` ${tags.join(' ')}` : ''}\n`);
       } finally {
         progress.close();
         process.off('SIGINT', onSignal);
