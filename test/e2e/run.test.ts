@@ -19,6 +19,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
   /** Entries of each RUN layer, by a word of its command. */
   const layers = new Map<string, TarItem[]>();
   let history: string[];
+  let baseEtcMtime: number | undefined;
 
   const report = (name: string) => readFile(join(rootfs, 'report', name), 'utf8');
 
@@ -56,6 +57,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     rootfs = await umociUnpack(t.root, 'run:1', join(t.work, 'bundle'));
     const image = await layoutImage(t.root, 'run:1');
     history = (image.config.history ?? []).map((h) => h.created_by ?? '');
+    baseEtcMtime = (await layerItems(t.root, image.manifest.layers[0]!)).find((item) => item.name.replace(/^\.\//, '') === 'etc/')?.mtime;
     const layerSteps = (image.config.history ?? []).filter((h) => !h.empty_layer);
     for (const [i, layer] of image.manifest.layers.entries()) {
       const by = layerSteps[i]?.created_by ?? '';
@@ -123,6 +125,8 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     for (const absent of ['etc/hosts', 'etc/resolv.conf', 'proc', 'sys', 'dev']) {
       await assert.rejects(stat(join(rootfs, absent)), `${absent} is in the image`);
     }
+    assert.ok(baseEtcMtime !== undefined);
+    assert.equal(Math.floor((await stat(join(rootfs, 'etc'))).mtimeMs / 1000), baseEtcMtime, '/etc keeps its time: the mount points made in it are gone without a trace');
   });
 
   it('writes a deleted file as a whiteout and a replaced directory so that nothing of the old one shows', async () => {
