@@ -211,6 +211,9 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
       if (req.url === '/files/served.txt' || req.url === '/checked/served.txt') {
         res.writeHead(200, { 'content-type': 'text/plain', 'last-modified': lastModified.toUTCString() });
         res.end(served);
+      } else if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('no name, no date\n');
       } else {
         res.writeHead(404);
         res.end();
@@ -244,6 +247,7 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
         `ADD ${base}/files/served.txt /url/`,
         `ADD --checksum=${checksum} ${base}/checked/served.txt /checked.txt`,
         `ADD --chmod=755 ${base}/files/served.txt /url-mode`,
+        `ADD ${base}/ /unnamed/`,
         '',
       ].join('\n'),
     });
@@ -298,5 +302,10 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.equal(await text('checked.txt'), served);
     assert.equal((await meta(at('url-mode'))).mode, 0o755);
     assert.ok(requests.includes('/checked/served.txt'));
+  });
+
+  it('names a download without a file name __unnamed__ and dates it 1970 without Last-Modified (testDockerfileADDFromURL)', async () => {
+    assert.equal(await text('unnamed/__unnamed__'), 'no name, no date\n');
+    assert.equal((await meta(at('unnamed/__unnamed__'))).mtime, 0);
   });
 });
