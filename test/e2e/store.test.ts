@@ -59,6 +59,27 @@ describe('store and image commands', { skip: !isRoot && 'needs root (runc, overl
     assert.deepEqual(image.Config.Labels, { purpose: 'store-test' });
   });
 
+  it('writes OCI media types and gzip layers', async () => {
+    const { descriptor, manifest } = await layoutImage(t.root, 'app:1');
+    assert.equal(descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(manifest.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    for (const layer of manifest.layers) {
+      assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+      const head = (await readFile(blobPath(t.root, layer.digest))).subarray(0, 2);
+      assert.deepEqual([...head], [0x1f, 0x8b], 'gzip magic');
+    }
+  });
+
+  it('run executes the image\'s command or the one given, passes its exit code, and leaves nothing behind', async () => {
+    assert.equal((await gantryOk(t.root, ['run', '--rm', 'app:1'])).stdout, 'some data\nmore\n');
+    assert.equal((await gantryOk(t.root, ['run', '--rm', 'app:1', 'sh', '-c', 'echo "$PATH"; id -u'])).stdout, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n0\n');
+    const failed = await gantry(t.root, ['run', '--rm', 'app:1', 'sh', '-c', 'echo out; exit 3']);
+    assert.equal(failed.code, 3);
+    assert.equal(failed.stdout, 'out\n');
+    await assertNothingLeft(t.root);
+  });
+
   it('images lists names, history shows the steps newest first', async () => {
     const images = (await gantryOk(t.root, ['images'])).stdout;
     assert.match(images, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE/);
