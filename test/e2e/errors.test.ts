@@ -96,6 +96,12 @@ describe('bad inputs', { skip: !isRoot && 'needs root (runc, overlay mounts)' },
     assert.match(stderr, /Dockerfile:2/);
   });
 
+  it('an OCI runtime that is not installed', async () => {
+    const context = await writeTree(join(t.work, 'runtime'), { Dockerfile: 'FROM busybox:latest\nRUN true\n' });
+    const stderr = await fails(context, ['--runtime', '/nonexistent/crun']);
+    assert.match(stderr, /OCI runtime "\/nonexistent\/crun" not found/);
+  });
+
   it('a feature gantry does not run yet fails naming it', async () => {
     const context = await writeTree(join(t.work, 'git'), { Dockerfile: 'FROM busybox:latest\nADD https://github.com/moby/buildkit.git#v0.12.0 /src\n' });
     const stderr = await fails(context);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isRoot } from '../helpers/gantry.js';
+import { gantry, isRoot } from '../helpers/gantry.js';
 import { build, busyboxRoot, inspectImage, layoutImage, type TestRoot, umociUnpack, writeTree } from './support.js';
 import { readFile, stat } from 'node:fs/promises';
 
@@ -137,12 +137,12 @@ describe('config instructions', { skip: !isRoot && 'needs root (runc, overlay mo
     assert.equal(await readFile(join(rootfs, 'tmp/seen'), 'utf8'), 'nobody\nfrom the child context\n');
   });
 
-  it('builds FROM scratch: no base layers, the default PATH, the build platform', async () => {
+  it('builds FROM scratch (a Dockerfile named with -f): no base layers, the default PATH, the build platform', async () => {
     const scratch = await writeTree(join(t.work, 'scratch'), {
       'hello.txt': 'hello\n',
-      'Dockerfile': 'FROM scratch\nCOPY hello.txt /\nENV X=1\nCMD ["/hello"]\n',
+      'build/Scratch.dockerfile': 'FROM scratch\nCOPY hello.txt /\nENV X=1\nCMD ["/hello"]\n',
     });
-    await build(t.root, scratch, ['-t', 'scratch:1']);
+    await build(t.root, scratch, ['-t', 'scratch:1', '-f', join(scratch, 'build/Scratch.dockerfile')]);
     const image = await inspectImage(t.root, 'scratch:1');
     assert.equal(image.Architecture, 'amd64');
     assert.equal(image.Os, 'linux');
@@ -151,9 +151,10 @@ describe('config instructions', { skip: !isRoot && 'needs root (runc, overlay mo
     assert.deepEqual(image.History.map((h) => h.created_by), ['COPY hello.txt / # buildkit', 'ENV X=1', 'CMD ["/hello"]']);
   });
 
-  it('WORKDIR / changes only the config (no layer), as in BuildKit', async () => {
-    const root = await writeTree(join(t.work, 'workdir-root'), { Dockerfile: 'FROM busybox:latest\nWORKDIR /\nRUN pwd > /pwd.txt\n' });
-    await build(t.root, root, ['-t', 'workdir-root:1']);
+  it('WORKDIR / changes only the config (no layer), as in BuildKit (Dockerfile from stdin)', async () => {
+    const root = await writeTree(join(t.work, 'workdir-root'), {});
+    const result = await gantry(t.root, ['build', '-t', 'workdir-root:1', '-f', '-', root], { input: 'FROM busybox:latest\nWORKDIR /\nRUN pwd > /pwd.txt\n' });
+    assert.equal(result.code, 0, result.stderr);
     const { config, manifest } = await layoutImage(t.root, 'workdir-root:1');
     const workdir = config.history?.find((h) => h.created_by === 'WORKDIR /');
     assert.equal(workdir?.empty_layer, true);

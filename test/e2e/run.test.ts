@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isRoot } from '../helpers/gantry.js';
-import { build, busyboxRoot, layerItems, layoutImage, type TarItem, type TestRoot, umociUnpack, writeTree } from './support.js';
+import { build, busyboxRoot, execFileAsync, layerItems, layoutImage, type TarItem, type TestRoot, umociUnpack, writeTree } from './support.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -160,7 +160,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.ok(names.includes('etc/passwd') && names.includes('etc/group') && names.includes('home/appuser/'), names.join(' '));
   });
 
-  it('uses the host network by default and none on request', async () => {
+  it('uses the host network by default and none on request (with --runtime given as a path)', async () => {
     const interfaces = (text: string) =>
       text
         .split('\n')
@@ -172,7 +172,8 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.deepEqual(interfaces(await report('netdev-host')), host);
     assert.deepEqual(interfaces(await report('netdev-none')), ['lo']);
     const none = await writeTree(join(t.work, 'none'), { Dockerfile: 'FROM busybox:latest\nRUN cat /proc/net/dev > /netdev\n' });
-    await build(t.root, none, ['-t', 'none:1', '--network', 'none']);
+    const runc = (await execFileAsync('sh', ['-c', 'command -v runc'])).stdout.trim();
+    await build(t.root, none, ['-t', 'none:1', '--network', 'none', '--runtime', runc]);
     const noneRootfs = await umociUnpack(t.root, 'none:1', join(t.work, 'none-bundle'));
     assert.deepEqual(interfaces(await readFile(join(noneRootfs, 'netdev'), 'utf8')), ['lo']);
   });
