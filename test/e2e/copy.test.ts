@@ -90,6 +90,9 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
         'COPY files/foo.go dest/foo.go',
         'COPY files/foo.go dest/foo.go',
         'COPY files dest',
+        'COPY --parents sub/dir1/dir2/foo files/foo.go /parents/',
+        'COPY --parents ./sub/./dir1/dir2/foo /pivot/',
+        'COPY --exclude=*.go --exclude=lnk . /excluded/',
         'ENV GREETING=hi',
         'COPY <<EOF /heredoc.txt',
         '$GREETING there',
@@ -183,6 +186,18 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
   it('lets later sources and later COPYs override earlier ones (testCopyOverrideFiles)', async () => {
     assert.equal(await text('dup/foo.go'), 'foo.go-contents');
     assert.equal(await text('dest/foo.go'), 'foo.go-contents');
+  });
+
+  it('keeps source parents with --parents (up to a /./ pivot) and leaves out --exclude matches', async () => {
+    assert.equal(await text('parents/sub/dir1/dir2/foo'), 'foo-contents');
+    assert.equal(await text('parents/files/foo.go'), 'foo.go-contents');
+    assert.equal(await text('pivot/dir1/dir2/foo'), 'foo-contents');
+    await assert.rejects(lstat(at('pivot/sub')));
+    assert.equal(await text('excluded/stamp.txt'), 'stamped');
+    assert.equal(await text('excluded/sub/dir1/dir2/foo'), 'foo-contents');
+    await assert.rejects(lstat(at('excluded/foo.go')));
+    assert.equal(await text('excluded/files/foo.go'), 'foo.go-contents', '*.go matches at the top only, as in .dockerignore');
+    await assert.rejects(lstat(at('excluded/lnk')));
   });
 
   it('writes heredoc sources, expanded unless the delimiter is quoted', async () => {

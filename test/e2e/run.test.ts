@@ -50,6 +50,13 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
         'RUN rm /bin/vi && rm -r /var && mkdir -p /var/fresh && echo new > /var/fresh/file',
         'RUN echo data > /hl-a && ln /hl-a /hl-b',
         'RUN --network=none cat /proc/net/dev > /report/netdev-none',
+        'RUN <<EOF',
+        'echo "from a heredoc as $(id -un)" > /report/heredoc',
+        'echo "second line" >> /report/heredoc',
+        'EOF',
+        'RUN cat <<EOF > /report/heredoc-input',
+        'input $FROM_ENV',
+        'EOF',
         '',
       ].join('\n'),
     });
@@ -96,8 +103,10 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.deepEqual([owned.uid, owned.gid], [4242, 4343]);
   });
 
-  it('runs shell-form commands with SHELL', async () => {
+  it('runs shell-form commands with SHELL, and heredoc scripts and inputs', async () => {
     assert.equal(await report('shell'), 'from-shell\n');
+    assert.equal(await report('heredoc'), 'from a heredoc as root\nsecond line\n');
+    assert.equal(await report('heredoc-input'), 'input env-value\n');
   });
 
   it('gives BuildKit\'s hostname and hosts file, and mounts /proc, /dev, /dev/shm, /sys', async () => {
