@@ -181,7 +181,7 @@ describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (ru
       await gantryOk(t.root, ['images']);
       await assertStoreConsistent(t.root);
     }
-    // Killed in the middle of a RUN: its container and mounts are left to the next build to clean up.
+    // Killed in the middle of a RUN: its container, mounts and temporary files are left for prune (or the next build) to clean up.
     const child = spawn(process.execPath, [gantryBin, '--root', t.root, 'build', '--progress', 'plain', context], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     const inRun = new Promise<void>((resolve) => child.stderr.on('data', (c: Buffer) => (stderr += c.toString()) && /RUN sleep 30\n#\d+ cache miss/.test(stderr) && resolve()));
@@ -189,7 +189,19 @@ describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (ru
     await sleep(300);
     child.kill('SIGKILL');
     await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await gantryOk(t.root, ['images']);
+    await gantryOk(t.root, ['prune', '--keep-cache']);
+    await assertStoreConsistent(t.root);
+    await assertNothingLeft(t.root);
+    assert.deepEqual(await readdir(join(t.root, 'runtime-bundles')), [], 'the killed build\'s container bundle is gone');
 
+    // Killed again, then a build cleans up after it.
+    const again = spawn(process.execPath, [gantryBin, '--root', t.root, 'build', '--progress', 'plain', '--no-cache', context], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let againErr = '';
+    await new Promise<void>((resolve) => again.stderr.on('data', (c: Buffer) => (againErr += c.toString()) && /RUN sleep 30\n#\d+ cache miss/.test(againErr) && resolve()));
+    await sleep(300);
+    again.kill('SIGKILL');
+    await new Promise<void>((resolve) => again.once('exit', () => resolve()));
     const next = await writeTree(join(t.work, 'next'), { Dockerfile: 'FROM busybox:latest\nRUN echo after > /after.txt\n' });
     await build(t.root, next, ['-t', 'after:1', '--no-cache']);
     await assertStoreConsistent(t.root);
