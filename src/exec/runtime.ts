@@ -117,18 +117,17 @@ export class ContainerRuntime {
   }
 }
 
+/**
+ * /etc/hosts and /etc/resolv.conf, bind-mounted read-only as BuildKit does (the image's own
+ * /etc/hostname is left alone: BuildKit sets the hostname without mounting a file).
+ */
 async function writeEtcFiles(bundle: string, hostname: string, hostNetwork: boolean): Promise<SpecMount[]> {
   const hosts = join(bundle, 'hosts');
   const resolv = join(bundle, 'resolv.conf');
-  const hostnameFile = join(bundle, 'hostname');
-  await writeFile(
-    hosts,
-    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
-  );
+  await writeFile(hosts, `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
   await writeFile(resolv, await resolvConf(hostNetwork));
-  await writeFile(hostnameFile, `${hostname}\n`);
   const bind = (source: string, destination: string): SpecMount => ({ destination, type: 'bind', source, options: ['rbind', 'ro'] });
-  return [bind(hosts, '/etc/hosts'), bind(resolv, '/etc/resolv.conf'), bind(hostnameFile, '/etc/hostname')];
+  return [bind(hosts, '/etc/hosts'), bind(resolv, '/etc/resolv.conf')];
 }
 
 /** The host's resolv.conf; a loopback resolver is unreachable from a private network namespace, so it is replaced then. */

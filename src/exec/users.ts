@@ -1,8 +1,9 @@
 /**
- * Resolves a Dockerfile USER / --chown value ("name", "uid", "name:group", "uid:gid") against the
- * /etc/passwd and /etc/group of a root filesystem, with Docker's rules: a numeric user needs no
+ * Resolves Dockerfile user values ("name", "uid", "name:group", "uid:gid") against the /etc/passwd
+ * and /etc/group of a root filesystem. For a process (USER), Docker's rules: a numeric user needs no
  * passwd entry; a name must exist; the primary group defaults to the passwd entry's (0 without one);
- * supplementary groups come from /etc/group membership.
+ * supplementary groups are the primary one plus, for a user given without a group, its /etc/group
+ * memberships. For file owners (--chown), BuildKit's more lenient ones (resolveOwner).
  */
 import { readFile } from 'node:fs/promises';
 import { resolveInRoot } from '../util/scoped-path.js';
@@ -63,13 +64,13 @@ function parseId(text: string): number | undefined {
   return id <= MAX_ID ? id : undefined;
 }
 
-/**
- * `spec` is "user", "user:group" or empty (root). `withSupplementary` adds /etc/group memberships,
- * as for RUN; --chown needs only uid/gid.
- */
-export async function resolveUser(rootfs: string, spec: string, withSupplementary = true): Promise<ResolvedUser> {
+/** `spec` is "user", "user:group" or empty (uid 0), for a process (RUN, gantry run). */
+export async function resolveUser(rootfs: string, spec: string): Promise<ResolvedUser> {
   const [userPart, groupPart] = splitUserSpec(spec);
-  if (userPart === '' && groupPart === undefined) return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
+  if (userPart === '' && groupPart === undefined) {
+    // No USER is uid 0 looked up like any user (so root gets its /etc/group memberships), as in BuildKit.
+    return resolveUser(rootfs, '0');
+  }
   const passwd = parsePasswd(await readEtc(rootfs, 'passwd'));
   const numericUid = parseId(userPart);
   const entry = numericUid !== undefined ? passwd.find((p) => p.uid === numericUid) : passwd.find((p) => p.name === userPart);
@@ -80,7 +81,7 @@ export async function resolveUser(rootfs: string, spec: string, withSupplementar
   }
   const uid = entry?.uid ?? (numericUid as number);
   let gid = entry?.gid ?? 0;
-  const groups = groupPart !== undefined || withSupplementary ? parseGroup(await readEtc(rootfs, 'group')) : [];
+  const groups = parseGroup(await readEtc(rootfs, 'group'));
   if (groupPart !== undefined && groupPart !== '') {
     const numericGid = parseId(groupPart);
     const group = numericGid !== undefined ? undefined : groups.find((g) => g.name === groupPart);
@@ -91,9 +92,9 @@ export async function resolveUser(rootfs: string, spec: string, withSupplementar
     }
     gid = numericGid ?? (group as GroupEntry).gid;
   }
-  const additionalGids = withSupplementary && entry && groupPart === undefined
-    ? [...new Set(groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid))]
-    : [];
+  const memberships = entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  // The primary group leads the list, as BuildKit (after containerd) sets it: `id` shows it among the groups.
+  const additionalGids = [...new Set([gid, ...memberships])];
   return { uid, gid, additionalGids, home: entry?.home ?? '/' };
 }
 
@@ -101,4 +102,30 @@ function splitUserSpec(spec: string): [string, string | undefined] {
   const trimmed = spec.trim();
   const colon = trimmed.indexOf(':');
   return colon < 0 ? [trimmed, undefined] : [trimmed.slice(0, colon), trimmed.slice(colon + 1)];
+}
+
+/**
+ * The owner for COPY/ADD --chown and WORKDIR under USER, as BuildKit's file operations resolve it:
+ * a numeric user is its own group too; a name takes its passwd entry's uid and gid; a group, by name
+ * or number, replaces the gid. A name with no entry (or no passwd/group file) resolves to 0, never an
+ * error, as in BuildKit.
+ */
+export async function resolveOwner(rootfs: string, spec: string): Promise<{ uid: number; gid: number }> {
+  const [userPart, groupPart] = splitUserSpec(spec);
+  let uid = 0;
+  let gid = 0;
+  const numericUid = parseId(userPart);
+  if (numericUid !== undefined) {
+    uid = numericUid;
+    gid = numericUid;
+  } else if (userPart !== '') {
+    const entry = parsePasswd(await readEtc(rootfs, 'passwd')).find((p) => p.name === userPart);
+    if (entry) ({ uid, gid } = entry);
+  }
+  if (groupPart !== undefined && groupPart !== '') {
+    const numericGid = parseId(groupPart);
+    const group = numericGid === undefined ? parseGroup(await readEtc(rootfs, 'group')).find((g) => g.name === groupPart) : undefined;
+    gid = numericGid ?? group?.gid ?? gid;
+  }
+  return { uid, gid };
 }

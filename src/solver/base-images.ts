@@ -51,7 +51,15 @@ export class BaseImages {
           hint: 'load or import it first (gantry load / gantry import), or build it with -t',
         });
       }
-      image = await this.options.resolveRemote(this.store, name, platform, this.options.progress);
+      try {
+        image = await this.options.resolveRemote(this.store, name, platform, this.options.progress);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new GantryError(this.options.pull ? `pulling ${name} failed: ${reason}` : `${name} is not in the local store, and pulling it failed: ${reason}`, {
+          hint: err instanceof GantryError && err.hint ? err.hint : 'load or import it first (gantry load / gantry import), build it with -t, or make its registry reachable',
+          cause: err,
+        });
+      }
     }
     this.byDigest.set(image.descriptor.digest, image);
     return {

@@ -35,16 +35,29 @@ export function imageConfigFor(parts: ImageParts): ImageConfig {
 }
 
 /**
- * BuildKit's rule for entries without a time (config-only steps): the time of the entry before, or for
- * leading ones the first time found after; `fallback` when no entry has one.
+ * BuildKit's rule for entries without a time (config-only steps): those before the first new layer
+ * take that layer's time (not the base image's), later ones the time of the layer entry before them;
+ * with no new layer, the last time found; `fallback` when no entry has one.
  */
 function withCreatedTimes(history: HistoryEntry[], fallback: string): HistoryEntry[] {
-  const firstKnown = history.find((h) => h.created)?.created ?? fallback;
-  let previous: string | undefined;
+  let fill: string | undefined;
+  let sawUntimed = false;
+  for (const entry of history) {
+    if (entry.created) {
+      fill = entry.created;
+      if (sawUntimed) break;
+    } else {
+      sawUntimed = true;
+    }
+  }
+  sawUntimed = false;
   return history.map((entry) => {
-    const created = entry.created ?? previous ?? firstKnown;
-    previous = created;
-    return entry.created ? entry : { created, ...entry };
+    if (entry.created) {
+      if (sawUntimed) fill = entry.created;
+      return entry;
+    }
+    sawUntimed = true;
+    return { created: fill ?? fallback, ...entry };
   });
 }
 

@@ -57,7 +57,8 @@ export async function writeOutput(spec: OutputSpec, ctx: OutputContext): Promise
       return;
     case 'oci':
     case 'docker':
-      await writeImageOutput(ctx.store, ctx.root, { type: spec.type, dest: resolve(spec.dest), names: ctx.names });
+      // resolve() drops a trailing slash, which is what asks for an OCI layout directory.
+      await writeImageOutput(ctx.store, ctx.root, { type: spec.type, dest: resolve(spec.dest) + (spec.dest.endsWith('/') ? '/' : ''), names: ctx.names });
       return;
     case 'local':
     case 'tar':

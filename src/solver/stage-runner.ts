@@ -74,7 +74,8 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
       created_by: step.history.createdBy,
       ...(step.history.comment ? { comment: step.history.comment } : {}),
     };
-    if (step.kind === 'config') {
+    // A step the frontend marks as adding no layer (config instructions, WORKDIR /) only changes the config.
+    if (step.kind === 'config' || (step.kind === 'workdir' && step.history?.emptyLayer)) {
       state = { ...state, config: step.config, history: entry ? [...state.history, { ...entry, empty_layer: true }] : state.history };
       continue;
     }

@@ -7,7 +7,7 @@ import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/plan-types.js';
 import { formatPlatform } from '../image/platform.js';
-import { resolveUser } from '../exec/users.js';
+import { resolveOwner } from '../exec/users.js';
 import type { StepProgress } from '../progress/events.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { canonicalJson } from '../util/canonical-json.js';
@@ -230,8 +230,7 @@ export class StepDefinitions implements StepDefiner {
   }
 
   private async resolveChown(rootfs: string, chown: string): Promise<Ownership> {
-    const user = await resolveUser(rootfs, chown, false);
-    return { uid: user.uid, gid: user.gid };
+    return resolveOwner(rootfs, chown);
   }
 
   private async defineWorkdir(step: WorkdirStep, state: StageState, stage: PlannedStage): Promise<StepDefinition> {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkDockerfile } from '../../frontend/index.js';
 import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/platform.js';
@@ -73,6 +73,10 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (contextArg: string, flags: BuildFlags) => {
       const store = await ctx.openStore();
       const contextDir = resolve(contextArg);
+      const contextStat = await stat(contextDir).catch(() => undefined);
+      if (!contextStat?.isDirectory()) {
+        throw new GantryError(`build context ${contextDir} ${contextStat ? 'is not a directory' : 'does not exist'}`, { hint: 'pass the directory holding your files, e.g. `gantry build .`' });
+      }
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
       const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatformFlag(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
@@ -160,7 +164,8 @@ export function register(program: Command, ctx: CliContext): void {
         progress.close();
         if (flags.explain) ctx.err(explainTable(result.report));
         ctx.out(flags.quiet ? `${result.descriptor.digest}\n` : '');
-        if (!flags.quiet) ctx.err(`${result.descriptor.digest}${tags.length ? ` ${tags.join(' ')}` : ''}\n`);
+        if (progressMode === 'json') ctx.err(`${JSON.stringify({ time: new Date().toISOString(), type: 'result', digest: result.descriptor.digest, tags })}\n`);
+        else if (!flags.quiet) ctx.err(`${result.descriptor.digest}${tags.length ? ` ${tags.join(' ')}` : ''}\n`);
       } finally {
         progress.close();
         process.off('SIGINT', onSignal);

@@ -12,8 +12,9 @@ import * as registry from './registry.js';
 import * as rmi from './rmi.js';
 import * as setup from './setup.js';
 import * as run from './run.js';
+import * as saveLoad from './save-load.js';
 import * as tag from './tag.js';
 
 export function registerCommands(program: Command, ctx: CliContext): void {
-  for (const command of [buildCommand, images, inspect, history, tag, rmi, importCommand, run, prune, du, registry, setup, debug]) command.register(program, ctx);
+  for (const command of [buildCommand, images, inspect, history, tag, rmi, importCommand, run, saveLoad, prune, du, registry, setup, debug]) command.register(program, ctx);
 }

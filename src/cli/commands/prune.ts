@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import { ContainerRuntime } from '../../exec/runtime.js';
 import { Snapshotter } from '../../snapshot/snapshotter.js';
 import { prune } from '../../store/gc.js';
 import { humanSize, type CliContext } from '../context.js';
@@ -8,8 +10,13 @@ export function register(program: Command, ctx: CliContext): void {
     .command('prune')
     .description('remove untagged images, the build cache, and every blob and snapshot no tagged image uses')
     .option('--keep-cache', 'keep the build cache (and the layers it points to)')
-    .action(async (opts: { keepCache?: boolean }) => {
+    .option('--runtime <runtime>', 'OCI runtime whose containers left by killed builds are removed: runc, crun or a path', 'runc')
+    .action(async (opts: { keepCache?: boolean; runtime: string }) => {
       const store = await ctx.openStore();
+      // Containers of killed builds go first: they may still hold the snapshots' mounts. Without the
+      // runtime installed there are none to remove.
+      const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).catch(() => undefined);
+      await runtime?.removeStale();
       const snapshotters = await Promise.all((['overlayfs', 'native'] as const).map((name) => Snapshotter.open(store.snapshotsDir, name)));
       const report = await prune(store, { keepCache: opts.keepCache ?? false, snapshotters, onWait: (m) => ctx.err(`${m}\n`) });
       ctx.out(

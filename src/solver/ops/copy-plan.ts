@@ -42,6 +42,8 @@ export interface PlacedEntry {
   target: string;
   entry: SourceEntry;
   preserveOwner: boolean;
+  /** Index of the source it came from: hardlinks are kept between entries of one source, as BuildKit copies each source on its own. */
+  source: number;
 }
 
 export interface CopyPlanInput {
@@ -68,19 +70,79 @@ export function planCopy(input: CopyPlanInput): PlacedEntry[] {
     });
   }
   const placed: PlacedEntry[] = [];
-  for (const source of input.sources) {
+  for (const [index, source] of input.sources.entries()) {
     const base = source.isDir ? dest : destDir ? posix.join(dest, source.name) : dest;
     for (const entry of source.entries) {
-      placed.push({ target: entry.rel === '' ? base : posix.join(base, entry.rel), entry, preserveOwner: source.preserveOwner });
+      placed.push({ target: entry.rel === '' ? base : posix.join(base, entry.rel), entry, preserveOwner: source.preserveOwner, source: index });
     }
   }
   return placed;
 }
 
-/** Parses --chmod: octal ("755", "0644"). */
-export function parseChmod(text: string): number {
-  if (!/^[0-7]{3,4}$/.test(text)) {
-    throw new GantryError(`invalid --chmod value "${text}"`, { hint: 'use an octal mode such as 755 or 0644' });
+/**
+ * A --chmod value. An octal mode replaces each entry's mode and is also the mode of the directories
+ * the copy creates; a symbolic one (chmod(1) clauses such as "go-w,u+x" or "a+X") changes each
+ * entry's own mode and leaves created directories at 0755, as in BuildKit.
+ */
+export interface ModeChange {
+  readonly octal?: number;
+  apply(mode: number, isDir: boolean): number;
+}
+
+export function parseChmod(text: string): ModeChange {
+  if (/^[0-7]+$/.test(text) && parseInt(text, 8) <= 0o7777) {
+    const octal = parseInt(text, 8);
+    return { octal, apply: () => octal };
   }
-  return parseInt(text, 8);
+  const clauses = text.split(',').map((clause) => parseModeClause(clause, text));
+  return { apply: (mode, isDir) => clauses.reduce((current, clause) => clause(current, mode, isDir), mode) };
+}
+
+type ModeClause = (current: number, original: number, isDir: boolean) => number;
+
+const SET_ID = 0o6000;
+const STICKY = 0o1000;
+const WHO_BITS: Record<string, number> = { u: 0o4700, g: 0o2070, o: 0o0007, a: 0o6777 };
+const CLASS_SHIFT: Record<string, number> = { u: 6, g: 3, o: 0 };
+
+/** One chmod(1) clause: who letters, then operations (+, -, =) each with permission letters or a class to copy. */
+function parseModeClause(clause: string, whole: string): ModeClause {
+  const match = /^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$/.exec(clause);
+  if (!match) {
+    throw new GantryError(`invalid --chmod value "${whole}"`, { hint: 'use an octal mode such as 755, or symbolic clauses such as u+x,go-w' });
+  }
+  const whoLetters = match[1] ?? '';
+  // Without who letters a clause applies to everyone (BuildKit applies symbolic modes with umask 0).
+  const who = whoLetters === '' ? 0o6777 : [...whoLetters].reduce((bits, letter) => bits | (WHO_BITS[letter] ?? 0), 0);
+  const onlyOthers = whoLetters !== '' && (who & ~0o0007) === 0;
+  const operations = [...(match[2] ?? '').matchAll(/([-+=])([rwxXst]*|[ugo])/g)].map((m) => ({ op: m[1] as '+' | '-' | '=', perms: m[2] ?? '' }));
+  return (current, original, isDir) => {
+    let mode = current;
+    for (const { op, perms } of operations) {
+      let bits: number;
+      let scope = who;
+      if (perms.length === 1 && perms in CLASS_SHIFT) {
+        const value = (mode >> (CLASS_SHIFT[perms] as number)) & 0o7;
+        bits = (value << 6) | (value << 3) | value;
+      } else {
+        bits = 0;
+        for (const letter of perms) {
+          if (letter === 'r') bits |= 0o444;
+          else if (letter === 'w') bits |= 0o222;
+          else if (letter === 'x') bits |= 0o111;
+          else if (letter === 'X' && op === '+' && (isDir || (original & 0o111) !== 0)) bits |= 0o111;
+          else if (letter === 's' && !onlyOthers) bits |= SET_ID;
+          else if (letter === 't' && !onlyOthers) {
+            bits |= STICKY;
+            scope |= STICKY;
+          }
+        }
+      }
+      bits &= scope;
+      if (op === '+') mode |= bits;
+      else if (op === '-') mode &= ~bits;
+      else mode = (mode & ~(who & ~STICKY)) | bits;
+    }
+    return mode & 0o7777;
+  };
 }

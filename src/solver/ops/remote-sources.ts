@@ -88,7 +88,8 @@ async function download(url: string, ctx: ExecContext, step: CopyStep, index: nu
     });
   }
   const lastModified = response.headers.get('last-modified');
-  const mtime = lastModified && !Number.isNaN(Date.parse(lastModified)) ? Math.floor(Date.parse(lastModified) / 1000) : Math.floor(Date.now() / 1000);
+  // Without Last-Modified BuildKit dates the file at the epoch, so a download's time never depends on when it ran.
+  const mtime = lastModified && !Number.isNaN(Date.parse(lastModified)) ? Math.floor(Date.parse(lastModified) / 1000) : 0;
   return {
     digest,
     // Docker gives downloaded files mode 0600.
@@ -96,10 +97,8 @@ async function download(url: string, ctx: ExecContext, step: CopyStep, index: nu
   };
 }
 
+/** The URL path's last element, or BuildKit's "__unnamed__" when it has none. */
 function fileNameOf(url: string): string {
   const name = posix.basename(decodeURIComponent(new URL(url).pathname));
-  if (!name || name === '/' || name === '.') {
-    throw new GantryError(`ADD ${url}: cannot tell a file name from the URL`, { hint: 'give the destination as a file path, e.g. ADD URL /app/file.txt' });
-  }
-  return name;
+  return !name || name === '/' || name === '.' ? '__unnamed__' : name;
 }

@@ -3,7 +3,7 @@
  * runtime with the step's env, user, working dir, network and mounts, removes the mount points the
  * runtime had to create, and turns the changes into a layer.
  */
-import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { RunStep } from '../../frontend/plan-types.js';
 import { resolveUser } from '../../exec/users.js';
@@ -17,7 +17,10 @@ import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
 
 /** Files the runtime bind-mounts over; they never belong in a layer. */
-const ETC_MOUNT_POINTS = ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+const ETC_MOUNT_POINTS = ['/etc/hosts', '/etc/resolv.conf'];
+
+/** BuildKit's hostname for build containers; RUN steps that record it give the same files. */
+const BUILD_HOSTNAME = 'buildkitsandbox';
 
 export async function executeRun(step: RunStep, parent: StageState, ctx: ExecContext, sources: MountSources, progress: StepProgress): Promise<LayerRecord> {
   const snapshotter = await ctx.snapshotter();
@@ -33,17 +36,19 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
     const workdir = step.workdir || '/';
     const prepared = await prepareRunMounts(step.mounts, ctx, sources, scratch);
     let missing: string[];
+    let stubParents: DirTimes[];
     try {
       const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination)];
       if (step.files.length > 0) mountTargets.push('/dev/pipes');
       missing = await missingPaths(rootfs, mountTargets);
+      stubParents = await parentTimes(rootfs, missing);
       // The working directory is created (root-owned, 0755) when missing, as BuildKit does; it stays in the layer.
       await mkdir(await resolveInRoot(rootfs, workdir), { recursive: true, mode: 0o755 });
       const pipeMounts = await writeHeredocFiles(step, scratch);
       const result = await runtime.run({
         spec: {
           rootfs,
-          hostname: 'gantry',
+          hostname: BUILD_HOSTNAME,
           hostNetwork: (step.network === 'default' ? ctx.network : step.network) !== 'none',
           insecure: step.security === 'insecure',
           process: {
@@ -64,7 +69,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
       await prepared.release();
     }
     await active.unmount();
-    await removeMountStubs(active.unpackDir, missing);
+    await removeMountStubs(active.unpackDir, missing, stubParents);
     const layer = await ctx.commitLayer(active, parentChain);
     committed = true;
     return layer;
@@ -117,8 +122,30 @@ async function missingPaths(rootfs: string, targets: string[]): Promise<string[]
   return [...missing].sort((a, b) => b.length - a.length);
 }
 
-/** Removes mount points the runtime created, unless the command put something in them. */
-async function removeMountStubs(fsDir: string, missing: string[]): Promise<void> {
+interface DirTimes {
+  path: string;
+  atime: Date;
+  mtime: Date;
+}
+
+/** Times of the existing directories that mount points will be created in. */
+async function parentTimes(rootfs: string, missing: string[]): Promise<DirTimes[]> {
+  const missingSet = new Set(missing);
+  const parents = new Set(missing.map((path) => posix.dirname(path)).filter((dir) => !missingSet.has(dir)));
+  const times: DirTimes[] = [];
+  for (const dir of parents) {
+    const st = await lstat(join(rootfs, dir)).catch(() => undefined);
+    if (st?.isDirectory()) times.push({ path: dir, atime: st.atime, mtime: st.mtime });
+  }
+  return times;
+}
+
+/**
+ * Removes mount points the runtime created, unless the command put something in them, and gives
+ * their directories back their times (BuildKit's MountStubsCleaner does the same), so that a RUN
+ * leaves no trace of the runtime's mounts.
+ */
+async function removeMountStubs(fsDir: string, missing: string[], parents: DirTimes[]): Promise<void> {
   for (const path of missing) {
     const host = join(fsDir, path);
     let st;
@@ -132,5 +159,9 @@ async function removeMountStubs(fsDir: string, missing: string[]): Promise<void>
     } else if (st.isFile() && st.size === 0) {
       await rm(host);
     }
+  }
+  for (const parent of parents) {
+    const host = join(fsDir, parent.path);
+    if ((await lstat(host).catch(() => undefined))?.isDirectory()) await utimes(host, parent.atime, parent.mtime);
   }
 }
