@@ -68,8 +68,9 @@ test('a registry cache lets another machine rebuild without running any step', {
   const outcomes = stepOutcomes(second.stderr);
   assert.equal(outcomes.length, 4);
   assert.ok(outcomes.every((s) => s.cached && !s.logged), summary(second.stderr).join('\n'));
-  const digest = second.stderr.trim().split('\n').at(-1);
-  assert.equal(digest, first.stdout.trim(), 'the same image digest on both machines');
+  const result = JSON.parse(second.stderr.trim().split('\n').at(-1) as string) as { type: string; digest: string };
+  assert.equal(result.type, 'result');
+  assert.equal(result.digest, first.stdout.trim(), 'the same image digest on both machines');
 });
 
 test('a base tag moved in the registry: --pull misses everything and names the base change', { skip }, async () => {

@@ -27,8 +27,11 @@ test("Docker's destination rules", () => {
   assert.throws(() => targets({ ...base, sourceArgCount: 2, sources: [file('a.txt'), file('b.txt')], dest: '/app' }), /destination must be a directory and end with a \//);
 });
 
-test('--chmod takes octal modes', () => {
-  assert.equal(parseChmod('755'), 0o755);
-  assert.equal(parseChmod('0644'), 0o644);
+test('--chmod takes octal and symbolic modes', () => {
+  assert.equal(parseChmod('755').octal, 0o755);
+  assert.equal(parseChmod('0644').apply(0o600, false), 0o644);
+  assert.equal(parseChmod('u+x,go-w').apply(0o666, false), 0o744);
+  assert.equal(parseChmod('a+X').apply(0o644, true), 0o755, 'X sets execute on directories');
+  assert.equal(parseChmod('a+X').apply(0o644, false), 0o644, '...and not on plain files');
   assert.throws(() => parseChmod('rwx'), /invalid --chmod/);
 });
