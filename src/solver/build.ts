@@ -174,7 +174,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       layers,
       shared,
       created: new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString(),
-      limit: concurrencyLimiter(Math.max(1, availableParallelism())),
+      limit: concurrencyLimiter(stepParallelism()),
       inflight: new Map(),
       report: [],
       abort,
@@ -276,6 +276,17 @@ async function runPlan(session: BuildSession, plan: BuildPlan, platform: Platfor
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw firstRealError(results, failure.reason);
   return stageStates.get(plan.target) as Promise<StageState>;
+}
+
+/**
+ * How many steps run at once across stages and platforms: twice the cores (at least 4), because a RUN
+ * often waits on the network or disk rather than computing; layer compression has its own pool.
+ * GANTRY_MAX_PARALLELISM overrides it.
+ */
+function stepParallelism(): number {
+  const fromEnv = Number(process.env.GANTRY_MAX_PARALLELISM);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return Math.max(4, 2 * availableParallelism());
 }
 
 /** The image index of a multi-platform build, a descriptor with `platform` for each image. */
