@@ -60,6 +60,7 @@ export class Snapshotter {
 
   /** Opens the snapshotter `preferred` names, or the best one this machine supports. */
   static async open(snapshotsDir: string, preferred?: SnapshotterName): Promise<Snapshotter> {
+    await removeStaleProbes(snapshotsDir);
     const name = preferred ?? ((await overlayWorks(snapshotsDir)) ? 'overlayfs' : 'native');
     const snapshotter = new Snapshotter(name, join(snapshotsDir, name));
     await Promise.all([snapshotter.committedDir, snapshotter.byChainDir, snapshotter.activeDir, snapshotter.mntDir].map((d) => mkdir(d, { recursive: true })));
@@ -248,6 +249,19 @@ class Active implements ActiveSnapshot {
   async remove(): Promise<void> {
     await this.unmount();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Overlay probes of processes killed while probing: their mount would pin the store. Best effort, as
+ * another gantry process may be removing the same probe.
+ */
+async function removeStaleProbes(snapshotsDir: string): Promise<void> {
+  for (const name of await readdir(snapshotsDir).catch(() => [] as string[])) {
+    if (!ownerIsDead(name, 'probe-')) continue;
+    const probe = join(snapshotsDir, name);
+    for (const point of await mountsUnder(probe)) await unmount(point).catch(() => undefined);
+    await rm(probe, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

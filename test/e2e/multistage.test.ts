@@ -41,6 +41,9 @@ describe('multi-stage builds', { skip: !isRoot && 'needs root (runc, overlay mou
         'FROM example.com/not/pulled:1 AS unresolved',
         'RUN exit 1',
         '',
+        'FROM busybox:latest AS links',
+        'RUN mkdir -p /out/sub && ln -s /out/sub /sub && ln -s out/sub /sub2 && echo -n data > /sub/foo',
+        '',
         'FROM scratch AS final',
         'COPY --from=left /left.txt /from-left/',
         'COPY --from=2 /right.txt /from-index/',
@@ -48,6 +51,8 @@ describe('multi-stage builds', { skip: !isRoot && 'needs root (runc, overlay mou
         'COPY --from=busybox:latest /bin/busybox /busybox',
         'COPY --from=left /from-mount.txt /',
         'COPY --link --from=left /left.txt /linked/',
+        'COPY --from=links /sub/foo /through-absolute',
+        'COPY --from=links /sub2/foo /through-relative',
         '',
       ].join('\n'),
     });
@@ -63,6 +68,8 @@ describe('multi-stage builds', { skip: !isRoot && 'needs root (runc, overlay mou
     assert.equal(await readFile(join(rootfs, 'base.txt'), 'utf8'), 'base\n');
     assert.equal(await fileDigest(join(rootfs, 'busybox')), await fileDigest('/bin/busybox'));
     assert.equal(await readFile(join(rootfs, 'from-mount.txt'), 'utf8'), 'base\n', 'RUN --mount=type=bind,from=<stage>');
+    assert.equal(await readFile(join(rootfs, 'through-absolute'), 'utf8'), 'data', 'an absolute symlink in the stage resolves inside it (testCopyThroughSymlinkMultiStage)');
+    assert.equal(await readFile(join(rootfs, 'through-relative'), 'utf8'), 'data');
   });
 
   it('builds independent stages at the same time (each waited for the other)', () => {
@@ -85,9 +92,11 @@ describe('multi-stage builds', { skip: !isRoot && 'needs root (runc, overlay mou
         'COPY /bin/busybox /busybox # buildkit',
         'COPY /from-mount.txt / # buildkit',
         'COPY /left.txt /linked/ # buildkit',
+        'COPY /sub/foo /through-absolute # buildkit',
+        'COPY /sub2/foo /through-relative # buildkit',
       ],
     );
-    assert.equal(manifest.layers.length, 6);
+    assert.equal(manifest.layers.length, 8);
     const linked = await layerItems(t.root, manifest.layers[5]!);
     assert.deepEqual(linked.map((item) => item.name).sort(), ['linked/', 'linked/left.txt'], 'a --link layer holds only what it adds');
   });

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { gantry, gantryBin, gantryOk, isRoot } from '../helpers/gantry.js';
-import { assertNothingLeft, blobPath, build, busyboxRoot, execFileAsync, fileDigest, inspectImage, layoutImage, type OciDescriptor, type TestRoot, umociUnpack, writeTree } from './support.js';
+import { assertNothingLeft, blobPath, build, busyboxRoot, execFileAsync, fileDigest, inspectImage, layoutImage, mountsUnder, type OciDescriptor, type TestRoot, umociUnpack, writeTree } from './support.js';
 
 /** Every blob's content matches its name, and everything index.json reaches is present. */
 async function assertStoreConsistent(root: string): Promise<void> {
@@ -136,6 +136,12 @@ describe('store and image commands', { skip: !isRoot && 'needs root (runc, overl
   });
 });
 
+async function deadPid(): Promise<number> {
+  const child = spawn('true');
+  await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return child.pid!;
+}
+
 describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => {
   let t: TestRoot;
 
@@ -162,6 +168,15 @@ describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (ru
       assert.equal(await readFile(join(rootfs, 'shared.txt'), 'utf8'), 'shared\n');
     }
     await assertNothingLeft(t.root);
+  });
+
+  it('an overlay probe left mounted by a killed process is unmounted and removed', async () => {
+    const probe = join(t.root, 'snapshots', `probe-${await deadPid()}-0123abcd`);
+    for (const dir of ['lower', 'upper', 'work', 'merged']) await mkdir(join(probe, dir), { recursive: true });
+    await execFileAsync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(probe, 'lower')},upperdir=${join(probe, 'upper')},workdir=${join(probe, 'work')}`, join(probe, 'merged')]);
+    await gantryOk(t.root, ['prune', '--keep-cache']);
+    assert.deepEqual(await mountsUnder(t.root), []);
+    await assert.rejects(readdir(probe));
   });
 
   it('a build killed at any moment leaves the store consistent, and the next commands work', async () => {

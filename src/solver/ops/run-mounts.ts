@@ -10,7 +10,7 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunMount } from '../../frontend/plan-types.js';
 import type { SpecMount } from '../../exec/spec.js';
-import { acquireLock, type HeldLock } from '../../store/lock.js';
+import { acquireLock, withLock, type HeldLock } from '../../store/lock.js';
 import { GantryError } from '../../util/errors.js';
 import { copyTreePreserving } from '../../util/copy-tree.js';
 import type { ExecContext } from '../exec-context.js';
@@ -48,8 +48,11 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
           if (mount.sharing !== 'shared') {
             const lock: HeldLock = await acquireLock(`${dir}.lock`, 'exclusive');
             releases.push(() => lock.release());
+            await createCacheDir(dir, mount, sources);
+          } else {
+            // A shared cache is made under the lock all the same: two RUNs using a new one at once must not both create (and wipe) it.
+            await withLock(`${dir}.lock`, 'exclusive', () => createCacheDir(dir, mount, sources));
           }
-          await createCacheDir(dir, mount, sources);
           specMounts.push({ destination: mount.target, type: 'bind', source: join(dir, 'data'), options: ['rbind', mount.readonly ? 'ro' : 'rw'] });
           break;
         }
