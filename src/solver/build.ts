@@ -4,6 +4,7 @@
  * steps, such as those of `FROM --platform=$BUILDPLATFORM` stages, run once), and writes the target
  * as an image, or an image index for several platforms.
  */
+import { rfc3339 } from '../util/time.js';
 import { availableParallelism } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -173,7 +174,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       cache,
       layers,
       shared,
-      created: new Date(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()).toISOString(),
+      created: rfc3339(options.sourceDateEpoch !== undefined ? options.sourceDateEpoch * 1000 : Date.now()),
       limit: concurrencyLimiter(stepParallelism()),
       inflight: new Map(),
       report: [],

@@ -56,6 +56,8 @@ export class ContextSources implements SourceSelector {
         parents: options.parents,
         statCache: this.statCache,
         ownership: { uid: 0, gid: 0 },
+        // As BuildKit: a wildcard source that matches nothing copies nothing (a plain path must exist).
+        allowEmptyWildcard: true,
       }).then((selection) => toSourceSelection(selection, false));
       this.selections.set(key, pending);
     }
@@ -76,7 +78,7 @@ export class ContextSources implements SourceSelector {
 export function treeSelector(root: string, rootLabel = 'the source stage'): SourceSelector {
   return {
     select: async (patterns, options) =>
-      toSourceSelection(await selectSources(root, patterns, { exclude: options.exclude, parents: options.parents, rootLabel }), true),
+      toSourceSelection(await selectSources(root, patterns, { exclude: options.exclude, parents: options.parents, rootLabel, allowEmptyWildcard: true }), true),
     explain: (previous, current) => explainSelectionChange(previous as SelectionSummary, current as SelectionSummary),
   };
 }

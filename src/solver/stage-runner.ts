@@ -3,6 +3,7 @@
  * layer on a hit, and otherwise runs the step (saying why it missed) and records the result.
  * Config-only steps change the config and history without a layer.
  */
+import { rfc3339 } from '../util/time.js';
 import type { PlannedStage, PlannedStep, StepInput } from '../frontend/plan-types.js';
 import type { HistoryEntry } from '../image/types.js';
 import type { Progress, StepProgress } from '../progress/events.js';
@@ -152,7 +153,7 @@ async function resolveStep(
         key: definition.recordKey,
         layer,
         description: progress.label,
-        createdAt: new Date().toISOString(),
+        createdAt: rfc3339(Date.now()),
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
       };
       await opts.cache.put(record);

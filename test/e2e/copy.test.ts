@@ -62,6 +62,7 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
         'FROM busybox:latest',
         'RUN mkdir -p /existing/sub && chown 33:33 /existing /existing/sub && chmod 700 /existing /existing/sub',
         'COPY *.go /gofiles/',
+        'COPY stamp.txt nomatch* /empty-wildcard/',
         'COPY f*.go foo2.go',
         'COPY sub/* /subdest/',
         'COPY sub/*/dir2/foo /subdest2/',
@@ -117,6 +118,10 @@ describe('COPY', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () =>
     assert.equal(await text('subdest2/foo'), 'foo-contents');
     assert.equal(await text('subdest3/bar'), 'foo-contents');
     for (const dest of ['subdest4', 'subdest5', 'subdest6']) assert.equal(await text(`${dest}/dir2/foo`), 'foo-contents', dest);
+  });
+
+  it('a wildcard that matches nothing copies nothing, beside sources that match (BuildKit allows empty wildcards)', async () => {
+    assert.equal(await text('empty-wildcard/stamp.txt'), 'stamped');
   });
 
   it('names the destination by the trailing-slash and existing-directory rules', async () => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { rfc3339 } from '../../util/time.js';
 import { createReadStream } from 'node:fs';
 import { planBuild } from '../../frontend/index.js';
 import { decompressLayer } from '../../image/index.js';
@@ -28,7 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
       const layer = await ingestLayer(store, decompressLayer(source, file));
       // SOURCE_DATE_EPOCH makes the import reproducible: the same tarball gives the same image digest.
       const epoch = process.env.SOURCE_DATE_EPOCH;
-      const created = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString();
+      const created = rfc3339(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now());
       const image = await commitImage(store, {
         platform,
         config,
