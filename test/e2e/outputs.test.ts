@@ -4,73 +4,16 @@
  * output (plain, json, -q); and reproducible builds with SOURCE_DATE_EPOCH.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, mkdir, open, readFile, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { gantryOk, isRoot } from '../helpers/gantry.js';
+import { DockerEngine } from '../helpers/docker-engine.js';
 import { build, busyboxRoot, execFileAsync, layerItems, layoutImage, tarItems, type TestRoot, umociUnpack, writeTree } from './support.js';
 
 const EPOCH = 1_700_000_000;
 const OLD_MTIME = 1_000_000;
-
-/** A private Docker engine (vfs storage, no networking), as in test/image/archive-docker-engine.test.ts. */
-class DockerEngine {
-  private daemon?: ChildProcess;
-  readonly env: NodeJS.ProcessEnv;
-
-  constructor(private readonly dir: string) {
-    this.env = { ...process.env, DOCKER_HOST: `unix://${join(dir, 'docker.sock')}` };
-  }
-
-  static async available(): Promise<boolean> {
-    return execFileAsync('sh', ['-c', 'command -v dockerd && command -v docker']).then(
-      () => true,
-      () => false,
-    );
-  }
-
-  async start(): Promise<void> {
-    const log = await open(join(this.dir, 'dockerd.log'), 'w');
-    this.daemon = spawn(
-      'dockerd',
-      [
-        '--data-root', join(this.dir, 'data'),
-        '--exec-root', join(this.dir, 'exec'),
-        '--pidfile', join(this.dir, 'dockerd.pid'),
-        '--host', this.env.DOCKER_HOST!,
-        '--storage-driver', 'vfs',
-        '--bridge', 'none',
-        '--iptables=false',
-        '--ip6tables=false',
-      ],
-      { stdio: ['ignore', log.fd, log.fd] },
-    );
-    await log.close();
-    const exited = new Promise<boolean>((resolve) => this.daemon!.once('exit', () => resolve(true)));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.docker('version');
-        return;
-      } catch (err) {
-        const gone = await Promise.race([exited, sleep(250).then(() => false)]);
-        if (gone || attempt > 240) throw new Error(`dockerd did not start; see ${join(this.dir, 'dockerd.log')}`, { cause: err });
-      }
-    }
-  }
-
-  async docker(...args: string[]): Promise<string> {
-    return (await execFileAsync('docker', args, { env: this.env, maxBuffer: 16 << 20 })).stdout;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.daemon || this.daemon.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.daemon!.once('exit', () => resolve()));
-    this.daemon.kill('SIGTERM');
-    await exited;
-  }
-}
 
 describe('outputs', { skip: !isRoot && 'needs root (runc, overlay mounts, dockerd)' }, () => {
   let t: TestRoot;

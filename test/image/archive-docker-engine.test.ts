@@ -3,80 +3,35 @@
  * and gantry loads what that engine saves. Runs a private dockerd (vfs storage, no networking) as root.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadArchive, saveImages } from '../../src/image/archive-store.js';
 import type { ImageConfig, ImageManifest } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { isRoot } from '../helpers/gantry.js';
-import { buildImage, newStore, run } from './archive-fixtures.js';
+import { DockerEngine } from '../helpers/docker-engine.js';
+import { buildImage, newStore } from './archive-fixtures.js';
 
-async function hasDockerd(): Promise<boolean> {
-  try {
-    await run('sh', ['-c', 'command -v dockerd && command -v docker']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = !isRoot ? 'needs root to run dockerd' : !(await hasDockerd()) ? 'dockerd is not installed (scripts/install-deps.sh --bench installs it)' : false;
+const skip = !isRoot ? 'needs root to run dockerd' : !(await DockerEngine.available()) ? 'dockerd is not installed (scripts/install-deps.sh installs it)' : false;
 
 describe('docker engine', { skip }, () => {
   let store: Store;
   let work: string;
   let cleanup: () => Promise<void>;
-  let daemon: ChildProcess | undefined;
-  let env: NodeJS.ProcessEnv;
-
-  async function docker(...args: string[]): Promise<string> {
-    const { stdout } = await run('docker', args, { env, maxBuffer: 16 << 20 });
-    return stdout;
-  }
+  let engine: DockerEngine;
+  const docker = (...args: string[]) => engine.docker(...args);
 
   before(async () => {
     const made = await newStore('archive-docker');
     store = made.store;
     work = made.dir;
     cleanup = made.cleanup;
-    env = { ...process.env, DOCKER_HOST: `unix://${join(work, 'docker.sock')}` };
-    const log = await open(join(work, 'dockerd.log'), 'w');
-    daemon = spawn(
-      'dockerd',
-      [
-        '--data-root', join(work, 'docker-data'),
-        '--exec-root', join(work, 'docker-exec'),
-        '--pidfile', join(work, 'dockerd.pid'),
-        '--host', env.DOCKER_HOST!,
-        '--storage-driver', 'vfs',
-        '--bridge', 'none',
-        '--iptables=false',
-        '--ip6tables=false',
-      ],
-      { stdio: ['ignore', log.fd, log.fd] },
-    );
-    await log.close();
-    const exited = new Promise<void>((resolve) => daemon!.once('exit', () => resolve()));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await docker('version');
-        break;
-      } catch (err) {
-        const gone = await Promise.race([exited.then(() => true), sleep(500).then(() => false)]);
-        if (gone || attempt > 120) throw new Error(`dockerd did not start; see ${join(work, 'dockerd.log')}`, { cause: err });
-      }
-    }
+    engine = new DockerEngine(join(work, 'docker'));
+    await engine.start();
   });
 
   after(async () => {
-    if (daemon && daemon.exitCode === null) {
-      const exited = new Promise<void>((resolve) => daemon!.once('exit', () => resolve()));
-      daemon.kill('SIGTERM');
-      await exited;
-    }
+    await engine?.stop();
     await cleanup();
   });
 
