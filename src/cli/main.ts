@@ -6,6 +6,10 @@ import { formatGantryError, isGantryError } from '../util/errors.js';
 import { createCliContext } from './context.js';
 import { registerCommands } from './commands/index.js';
 
+// Copies, hashing and diffs issue many small file operations at once; libuv's default of 4 threads
+// leaves them queued. Set before the first asynchronous file operation creates the pool.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 async function main(argv: string[]): Promise<number> {

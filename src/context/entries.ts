@@ -31,6 +31,8 @@ export interface SelectedEntry {
   digest?: Digest;
   /** Modification time in whole seconds, kept by COPY; never part of any digest. */
   mtime: number;
+  /** For a file with several names: "<dev>:<ino>", so a copy can keep them hardlinked; never part of any digest. */
+  linkKey?: string;
 }
 
 const TYPE_CODES: Record<EntryType, string> = {
@@ -55,7 +57,11 @@ export function entryFromStats(path: string, sourcePath: string, stats: BigIntSt
   const uid = Number(stats.uid);
   const gid = Number(stats.gid);
   const mtime = Number(stats.mtimeNs / 1_000_000_000n);
-  if (stats.isFile()) return { path, sourcePath, type: 'file', mode, uid, gid, size: Number(stats.size), mtime };
+  if (stats.isFile()) {
+    const entry: SelectedEntry = { path, sourcePath, type: 'file', mode, uid, gid, size: Number(stats.size), mtime };
+    if (stats.nlink > 1n) entry.linkKey = `${stats.dev}:${stats.ino}`;
+    return entry;
+  }
   if (stats.isDirectory()) return { path, sourcePath, type: 'directory', mode, uid, gid, size: 0, mtime };
   if (stats.isSymbolicLink()) {
     const linkTarget = readlinkSync(sourcePath);

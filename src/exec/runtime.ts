@@ -101,16 +101,14 @@ export class ContainerRuntime {
   }
 
   /** Removes containers and bundles left by gantry processes that no longer exist. */
+  /**
+   * Removes containers and bundles left by gantry processes that no longer exist. A container always
+   * has a state directory named by its id under the runtime root, so no runtime call is needed to find them.
+   */
   async removeStale(): Promise<void> {
-    const listed = await new Promise<string>((resolve) => {
-      let out = '';
-      const child = spawn(this.binary, ['--root', this.stateDir, 'list', '-q'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.on('error', () => resolve(''));
-      child.on('close', () => resolve(out));
-    });
-    const stale = listed.split('\n').filter((id) => ownerIsDead(id, 'gantry-'));
-    for (const id of stale) await this.forceDelete(id);
+    for (const id of await readdir(this.stateDir).catch(() => [] as string[])) {
+      if (ownerIsDead(id, 'gantry-')) await this.forceDelete(id);
+    }
     for (const name of await readdir(this.bundlesDir).catch(() => [] as string[])) {
       if (ownerIsDead(name, 'gantry-')) await rm(join(this.bundlesDir, name), { recursive: true, force: true });
     }

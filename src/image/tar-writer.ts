@@ -3,6 +3,7 @@
  * Headers come from tar-header.ts (Go archive/tar's encoding); content is read from disk or a buffer and
  * small entries are coalesced into large chunks so that a tree of many small files streams cheaply.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { GantryError, errnoCode } from '../util/errors.js';
@@ -17,6 +18,8 @@ export interface LayerTarOptions {
 
 const STAGING_SIZE = 1 << 20;
 const READ_CHUNK = 1 << 20;
+/** Files up to this size (with their padding) are read synchronously into the staging buffer. */
+const SMALL_FILE = 256 * 1024;
 
 const TYPE_FLAGS: Record<LayerEntry['type'], number> = {
   file: TypeFlag.file,
@@ -135,48 +138,69 @@ async function* fileContent(entry: LayerEntry, staging: Staging): AsyncGenerator
     return;
   }
 
+  const padding = paddingFor(entry.size);
+  if (entry.size + padding <= SMALL_FILE) {
+    // Small files are read synchronously straight into the staging buffer: one open/fstat/read/close
+    // without a trip through the thread pool each, several times faster for trees of small files.
+    const flushed = staging.ensure(entry.size + padding);
+    if (flushed) yield flushed;
+    const { buffer, offset } = staging.reserve(entry.size);
+    readSmallFile(entry, source.path, buffer, offset);
+    staging.zeros(padding);
+    return;
+  }
   let handle;
   try {
     handle = await open(source.path, 'r');
   } catch (err) {
-    const code = errnoCode(err);
-    throw new GantryError(`cannot read "${source.path}" for layer entry "${entry.path}": ${code ?? String(err)}`, { cause: err });
+    throw unreadable(entry, source.path, err);
   }
   try {
     const stat = await handle.stat();
     if (stat.size !== entry.size) throw changedWhileReading(entry, source.path);
-    const padding = paddingFor(entry.size);
-    if (entry.size + padding <= STAGING_SIZE / 4) {
-      const flushed = staging.ensure(entry.size + padding);
-      if (flushed) yield flushed;
-      const { buffer, offset } = staging.reserve(entry.size);
-      let done = 0;
-      while (done < entry.size) {
-        const { bytesRead } = await handle.read(buffer, offset + done, entry.size - done, done);
+    const flushed = staging.take();
+    if (flushed) yield flushed;
+    let position = 0;
+    while (position < entry.size) {
+      const want = Math.min(READ_CHUNK, entry.size - position);
+      const chunk = Buffer.allocUnsafe(want);
+      let filled = 0;
+      while (filled < want) {
+        const { bytesRead } = await handle.read(chunk, filled, want - filled, position + filled);
         if (bytesRead === 0) throw changedWhileReading(entry, source.path);
-        done += bytesRead;
+        filled += bytesRead;
       }
-    } else {
-      const flushed = staging.take();
-      if (flushed) yield flushed;
-      let position = 0;
-      while (position < entry.size) {
-        const want = Math.min(READ_CHUNK, entry.size - position);
-        const chunk = Buffer.allocUnsafe(want);
-        let filled = 0;
-        while (filled < want) {
-          const { bytesRead } = await handle.read(chunk, filled, want - filled, position + filled);
-          if (bytesRead === 0) throw changedWhileReading(entry, source.path);
-          filled += bytesRead;
-        }
-        position += want;
-        yield chunk;
-      }
+      position += want;
+      yield chunk;
     }
     staging.zeros(padding);
   } finally {
     await handle.close();
   }
+}
+
+function readSmallFile(entry: LayerEntry, path: string, buffer: Buffer, offset: number): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw unreadable(entry, path, err);
+  }
+  try {
+    if (fstatSync(fd).size !== entry.size) throw changedWhileReading(entry, path);
+    let done = 0;
+    while (done < entry.size) {
+      const bytesRead = readSync(fd, buffer, offset + done, entry.size - done, done);
+      if (bytesRead === 0) throw changedWhileReading(entry, path);
+      done += bytesRead;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unreadable(entry: LayerEntry, path: string, err: unknown): GantryError {
+  return new GantryError(`cannot read "${path}" for layer entry "${entry.path}": ${errnoCode(err) ?? String(err)}`, { cause: err });
 }
 
 /** The tar bytes for `entries`, in the order given, ending with the two zero blocks. */

@@ -14,8 +14,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { release } from 'node:os';
+import { writeFileAtomic } from '../util/fs.js';
 import { digestHex, type Digest } from '../util/digest.js';
-import { errnoCode } from '../util/errors.js';
+import { errnoCode, GantryError } from '../util/errors.js';
 import { ownerIsDead } from '../util/process.js';
 import { copyTreePreserving } from '../util/copy-tree.js';
 import { mountOverlay, mountsUnder, unmount } from './mounts.js';
@@ -61,7 +63,7 @@ export class Snapshotter {
   /** Opens the snapshotter `preferred` names, or the best one this machine supports. */
   static async open(snapshotsDir: string, preferred?: SnapshotterName): Promise<Snapshotter> {
     await removeStaleProbes(snapshotsDir);
-    const name = preferred ?? ((await overlayWorks(snapshotsDir)) ? 'overlayfs' : 'native');
+    const name = preferred ?? snapshotterFromEnvironment() ?? (await probedSnapshotter(snapshotsDir));
     const snapshotter = new Snapshotter(name, join(snapshotsDir, name));
     await Promise.all([snapshotter.committedDir, snapshotter.byChainDir, snapshotter.activeDir, snapshotter.mntDir].map((d) => mkdir(d, { recursive: true })));
     return snapshotter;
@@ -263,6 +265,29 @@ async function removeStaleProbes(snapshotsDir: string): Promise<void> {
     for (const point of await mountsUnder(probe)) await unmount(point).catch(() => undefined);
     await rm(probe, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** GANTRY_SNAPSHOTTER=overlayfs|native picks the snapshotter instead of probing for overlay support. */
+function snapshotterFromEnvironment(): SnapshotterName | undefined {
+  const value = process.env.GANTRY_SNAPSHOTTER;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'overlayfs' || value === 'native') return value;
+  throw new GantryError(`GANTRY_SNAPSHOTTER=${value} is not a snapshotter`, { hint: 'use overlayfs or native' });
+}
+
+/**
+ * overlayfs when an overlay can be mounted here, else native. The answer is kept in the store per
+ * kernel release, so builds do not mount a probe each time.
+ */
+async function probedSnapshotter(snapshotsDir: string): Promise<SnapshotterName> {
+  const record = join(snapshotsDir, 'probe');
+  const kernel = release();
+  const known = await readFile(record, 'utf8').catch(() => '');
+  const [name, forKernel] = known.trim().split(' ');
+  if ((name === 'overlayfs' || name === 'native') && forKernel === kernel) return name;
+  const probed: SnapshotterName = (await overlayWorks(snapshotsDir)) ? 'overlayfs' : 'native';
+  await writeFileAtomic(record, `${probed} ${kernel}\n`);
+  return probed;
 }
 
 /** Whether an overlay can be mounted under `dir` (root, or a user namespace with overlay support). */

@@ -110,6 +110,7 @@ function toSourceEntry(entry: SelectedEntry): SourceEntry {
     size: entry.size,
     mtime: entry.mtime,
     ...(entry.linkTarget !== undefined ? { linkTarget: entry.linkTarget } : {}),
+    ...(entry.linkKey !== undefined ? { linkKey: entry.linkKey } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { compressLayer, createLayerTar, decompressLayer, type LayerEntry } from '../image/index.js';
 import { overlayUpperEntries, treeDiffEntries, unpackLayer } from '../snapshot/layer-codec.js';
-import type { ActiveSnapshot, Snapshotter } from '../snapshot/snapshotter.js';
+import { Snapshotter, type ActiveSnapshot } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
 import type { Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
@@ -111,4 +111,14 @@ export async function ingestLayer(store: Store, tar: AsyncIterable<Uint8Array>):
     await writer.abort();
     throw err;
   }
+}
+
+/**
+ * Unpacks an image's layers into snapshots now, as `docker pull` does, so that the first build on it
+ * starts at once. Layers already unpacked are skipped.
+ */
+export async function unpackImage(store: Store, image: { manifest: { layers: Array<{ digest: Digest; size: number; mediaType: string }> }; config: { rootfs: { diff_ids: Digest[] } } }): Promise<void> {
+  const snapshotter = await Snapshotter.open(store.snapshotsDir);
+  const layers = image.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: image.config.rootfs.diff_ids[i] }));
+  await new LayerStore(store, {}).materialize(snapshotter, layers);
 }

@@ -147,7 +147,6 @@ export function register(program: Command, ctx: CliContext): void {
           secrets: parseSecrets(flags.secret),
           sshAgents: parseSsh(flags.ssh),
           sourceDateEpoch,
-          snapshotter: snapshotterFromEnv(),
           progress,
           resolveRemote,
           tags,
@@ -254,13 +253,6 @@ function noCacheFilterOption(): Option {
   return option;
 }
 
-/** GANTRY_SNAPSHOTTER=overlayfs|native picks the snapshotter instead of probing for overlay support. */
-function snapshotterFromEnv(): 'overlayfs' | 'native' | undefined {
-  const value = process.env.GANTRY_SNAPSHOTTER;
-  if (value === undefined || value === '') return undefined;
-  if (value === 'overlayfs' || value === 'native') return value;
-  throw new GantryError(`GANTRY_SNAPSHOTTER=${value} is not a snapshotter`, { hint: 'use overlayfs or native' });
-}
 
 /** FROM pulling through the registry client, loaded on first use. */
 function remoteResolver(registry: RegistryOptions): RemoteResolver {

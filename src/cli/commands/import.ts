@@ -10,6 +10,7 @@ import type { ContainerConfig, Platform } from '../../image/types.js';
 import { commitImage } from '../../solver/image-commit.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
+import { unpackForThisMachine } from '../unpack.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -39,6 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
       });
       if (name) await store.refs.set(normalizeReference(name), image.descriptor);
       else await store.refs.keepUntagged(image.descriptor);
+      await unpackForThisMachine(store, image.descriptor, ctx);
       ctx.out(`${image.descriptor.digest}\n`);
     });
 }

@@ -6,6 +6,7 @@ import { acquireLock } from '../../store/lock.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
 import { loadRegistry, registryOptions } from '../registry-options.js';
+import { unpackForThisMachine } from '../unpack.js';
 
 const insecureHelp = 'allow plain HTTP or an untrusted certificate for this registry (repeatable)';
 
@@ -27,6 +28,7 @@ export function register(program: Command, ctx: CliContext): void {
       const lock = await acquireLock(store.gcLockPath, 'shared');
       try {
         const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
+        await unpackForThisMachine(store, result.descriptor, ctx);
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `Digest: ${result.remoteDigest}\nStatus: downloaded ${familiarReference(parseReference(reference))}\n`);
       } finally {
         await lock.release();

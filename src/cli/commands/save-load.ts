@@ -5,6 +5,7 @@ import { parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import { GantryError } from '../../util/errors.js';
 import type { CliContext } from '../context.js';
+import { unpackForThisMachine } from '../unpack.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -34,6 +35,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await ctx.openStore();
       const result = await loadArchive(store, path);
       for (const warning of result.warnings) ctx.err(`warning: ${warning}\n`);
+      for (const image of result.images) await unpackForThisMachine(store, image.descriptor, ctx);
       if (opts.quiet) return;
       for (const image of result.images) {
         if (image.names.length === 0) ctx.out(`Loaded image ID: ${image.descriptor.digest}\n`);

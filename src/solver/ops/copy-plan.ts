@@ -22,6 +22,8 @@ export interface SourceEntry {
   /** Seconds since the epoch. */
   mtime: number;
   linkTarget?: string;
+  /** Same value for the names of one hardlinked file ("<dev>:<ino>"), absent for files with one name. */
+  linkKey?: string;
 }
 
 export interface SelectedSource {
