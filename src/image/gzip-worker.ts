@@ -11,13 +11,16 @@ const SAMPLE_SIZE = 16 * 1024;
 const SAMPLE_COUNT = 4;
 /** A sample that deflates to more than this fraction of its size marks the block as incompressible. */
 const INCOMPRESSIBLE_RATIO = 0.95;
+/** Below this fraction (runs of zeros, sparse files) the fastest level compresses as well as any. */
+const TRIVIAL_RATIO = 0.02;
 
 /**
- * Deflates a few evenly spaced samples at the fastest level. Deterministic in the block's bytes, so the
- * output never depends on timing or on which worker ran the job.
+ * The deflate level for a block, from a few evenly spaced samples deflated at the fastest level:
+ * 0 (stored) for incompressible data, 1 for trivially compressible data, else the requested level.
+ * Deterministic in the block's bytes, so the output never depends on timing or on which worker ran it.
  */
-function looksIncompressible(block: Uint8Array): boolean {
-  if (block.length < SAMPLE_SIZE * SAMPLE_COUNT) return false;
+function levelFor(block: Uint8Array, requested: number): number {
+  if (block.length < SAMPLE_SIZE * SAMPLE_COUNT) return requested;
   const stride = Math.floor((block.length - SAMPLE_SIZE) / (SAMPLE_COUNT - 1));
   let sampled = 0;
   let compressed = 0;
@@ -26,7 +29,9 @@ function looksIncompressible(block: Uint8Array): boolean {
     sampled += sample.length;
     compressed += deflateRawSync(sample, { level: 1 }).length;
   }
-  return compressed > sampled * INCOMPRESSIBLE_RATIO;
+  if (compressed > sampled * INCOMPRESSIBLE_RATIO) return 0;
+  if (compressed < sampled * TRIVIAL_RATIO) return 1;
+  return requested;
 }
 
 function ownArrayBuffer(data: Buffer): ArrayBuffer {
@@ -41,8 +46,9 @@ if (port === null) throw new Error('gzip-worker must run as a worker thread');
 
 port.on('message', (job: GzipJob) => {
   const block = new Uint8Array(job.block, 0, job.length);
-  const stored = looksIncompressible(block);
-  const output = gzipSync(block, { level: stored ? 0 : job.level, chunkSize: job.length + (job.length >>> 3) + 1024 });
+  const level = levelFor(block, job.level);
+  const stored = level === 0;
+  const output = gzipSync(block, { level, chunkSize: job.length + (job.length >>> 3) + 1024 });
   const buffer = ownArrayBuffer(output);
   const result: GzipJobResult = { id: job.id, output: buffer, length: output.byteLength, stored };
   port.postMessage(result, [buffer]);
