@@ -148,7 +148,7 @@ export class StatCache {
       if (this.generation - this.loaded.readUInt32LE(at + LAST_USED_AT) <= MAX_UNUSED_GENERATIONS) paths.push(path);
     }
     paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    await writeFileAtomic(this.file, this.encode(paths));
+    await writeFileAtomic(this.file, this.encode(paths), { durable: false });
     this.dirty = false;
   }
 

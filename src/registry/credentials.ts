@@ -143,7 +143,7 @@ export class DockerCredentialStore {
 
   private async write(config: DockerConfigFile): Promise<void> {
     // Owner-only: the file holds registry passwords.
-    await writeFileAtomic(this.configPath, JSON.stringify(config, null, '\t') + '\n', 0o600);
+    await writeFileAtomic(this.configPath, JSON.stringify(config, null, '\t') + '\n', { mode: 0o600 });
   }
 
   private async helperGet(helper: string, host: string): Promise<Credentials | undefined> {

@@ -24,7 +24,15 @@ export function stepKey(parentKey: Digest | undefined, definition: Record<string
   return sha256(canonicalJson([KEY_VERSION, 'step', parentKey ?? null, definition]));
 }
 
-/** The step identity under which its last inputs are remembered for explaining misses. */
-export function stepIdentity(parts: { context: string; dockerfile: string; platform: Platform; stage: string; step: number }): Digest {
-  return sha256(canonicalJson([KEY_VERSION, 'identity', parts.context, parts.dockerfile, formatPlatform(parts.platform), parts.stage, parts.step]));
+/**
+ * The identities under which a step's last inputs are remembered for explaining misses: one per
+ * platform, and one for whichever platform built the step last (so the first build for a new platform
+ * can say that the platform is what changed).
+ */
+export function stepIdentities(parts: { context: string; dockerfile: string; platform: Platform; stage: string; step: number }): { platform: Digest; any: Digest } {
+  const step = [parts.context, parts.dockerfile, parts.stage, parts.step];
+  return {
+    platform: sha256(canonicalJson([KEY_VERSION, 'identity', formatPlatform(parts.platform), ...step])),
+    any: sha256(canonicalJson([KEY_VERSION, 'identity-any-platform', ...step])),
+  };
 }

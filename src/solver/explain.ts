@@ -26,12 +26,12 @@ export function explainMiss(ctx: MissContext): string {
   if (!previous) return 'first build of this step';
   if (previous.key === current.key) return 'no cache record for this step (pruned or built elsewhere)';
 
+  if (previous.platform !== current.platform) return `platform: ${previous.platform} → ${current.platform}`;
   if (previous.base && current.base && (previous.base.digest !== current.base.digest || previous.base.name !== current.base.name)) {
     return previous.base.name === current.base.name
       ? `base image ${current.base.name}: ${shortDigest(previous.base.digest)}… → ${shortDigest(current.base.digest)}…`
       : `base image changed: ${previous.base.name} → ${current.base.name}`;
   }
-  if (previous.platform !== current.platform) return `platform: ${previous.platform} → ${current.platform}`;
   if (previous.instruction !== current.instruction) return `instruction changed: ${previous.instruction} → ${current.instruction}`;
 
   const argChange = diffPairs('build arg', previous.buildArgs, current.buildArgs);

@@ -8,7 +8,7 @@ import type { PlannedStage, PlannedStep, StepInput } from '../frontend/plan-type
 import type { HistoryEntry } from '../image/types.js';
 import type { Progress, StepProgress } from '../progress/events.js';
 import type { Digest } from '../util/digest.js';
-import { stepIdentity } from './cache-key.js';
+import { stepIdentities } from './cache-key.js';
 import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from '../store/cache-records.js';
 import { explainMiss } from './explain.js';
 import type { ExecContext } from './exec-context.js';
@@ -88,7 +88,7 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
       // The stage's base is an input of its first layer step; later steps see it through their parent.
       if (!parentSeen) definition.inputs.base = baseInfo;
       parentSeen = true;
-      const identity = stepIdentity({ ...opts.identity, platform: stage.platform, stage: stage.name ?? String(stage.index), step: stepIndex });
+      const identity = stepIdentities({ ...opts.identity, platform: stage.platform, stage: stage.name ?? String(stage.index), step: stepIndex });
       const outcome = await resolveStep(definition, identity, parentMissed, progress, opts);
       parentMissed = !outcome.cached;
       opts.report.push({ label: step.label, stage: stage.index, cached: outcome.cached, seconds: outcome.seconds, cause: outcome.cause, record: outcome.record });
@@ -109,7 +109,7 @@ export async function runStage(stage: PlannedStage, base: StageState, baseInfo: 
 
 async function resolveStep(
   definition: StepDefinition,
-  identity: Digest,
+  identity: { platform: Digest; any: Digest },
   parentMissed: boolean,
   progress: StepProgress,
   opts: StageRunOptions,
@@ -119,7 +119,7 @@ async function resolveStep(
     const record = await opts.cache.get(definition.recordKey);
     if (record && (await opts.ctx.store.content.has(record.layer.digest))) {
       progress.cached();
-      await opts.cache.putInputs(identity, definition.inputs);
+      await remember(opts, identity, definition.inputs);
       return { record, cached: true, seconds: progress.done() };
     }
     if (record) unusable = 'the cached layer was removed from the store';
@@ -130,13 +130,13 @@ async function resolveStep(
     // stage of a multi-platform build): it runs once, and this one reuses its result.
     const record = await running;
     progress.cached();
-    await opts.cache.putInputs(identity, definition.inputs);
+    await remember(opts, identity, definition.inputs);
     return { record, cached: true, seconds: progress.done() };
   }
   // Registered before any await, so a twin step that starts meanwhile finds it.
   let cause = '';
   const pending = (async () => {
-    const previous = await opts.cache.getInputs(identity);
+    const previous = (await opts.cache.getInputs(identity.platform)) ?? (await opts.cache.getInputs(identity.any));
     cause = explainMiss({
       previous,
       current: definition.inputs,
@@ -163,7 +163,7 @@ async function resolveStep(
   opts.inflight.set(definition.recordKey, pending);
   pending.catch(() => opts.inflight.delete(definition.recordKey));
   const record = await pending;
-  await opts.cache.putInputs(identity, definition.inputs);
+  await remember(opts, identity, definition.inputs);
   return { record, cached: false, seconds: progress.done(), cause };
 }
 
@@ -173,4 +173,9 @@ function stepDependencies(step: Exclude<PlannedStep, { kind: 'config' }>): numbe
   if (step.kind === 'copy') inputs.push(step.from);
   if (step.kind === 'run') for (const mount of step.mounts) if ((mount.type === 'bind' || mount.type === 'cache') && mount.from) inputs.push(mount.from);
   return inputs.flatMap((input) => (input.kind === 'stage' ? [input.stage] : []));
+}
+
+async function remember(opts: StageRunOptions, identity: { platform: Digest; any: Digest }, inputs: StepInputs): Promise<void> {
+  await opts.cache.putInputs(identity.platform, inputs);
+  await opts.cache.putInputs(identity.any, inputs);
 }

@@ -66,7 +66,7 @@ export class CacheStore {
   }
 
   async put(record: CacheRecord): Promise<void> {
-    await writeFileAtomic(join(this.recordsDir, `${digestHex(record.key)}.json`), JSON.stringify(record));
+    await writeFileAtomic(join(this.recordsDir, `${digestHex(record.key)}.json`), JSON.stringify(record), { durable: false });
   }
 
   async delete(key: Digest): Promise<void> {
@@ -89,7 +89,7 @@ export class CacheStore {
   }
 
   async putInputs(identity: Digest, inputs: StepInputs): Promise<void> {
-    await writeFileAtomic(join(this.inputsDir, `${digestHex(identity)}.json`), JSON.stringify(inputs));
+    await writeFileAtomic(join(this.inputsDir, `${digestHex(identity)}.json`), JSON.stringify(inputs), { durable: false });
   }
 
   /** Removes input records not written for `maxAgeDays` days; returns bytes freed. */

@@ -7,17 +7,26 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+export interface AtomicWriteOptions {
+  mode?: number;
+  /**
+   * fsync before the rename (default). Records that can be rebuilt — cache records, the stat cache —
+   * skip it: a crash may lose them, and a lost or empty one is read as absent.
+   */
+  durable?: boolean;
+}
+
 /**
  * Writes `data` to `path` atomically: temp file in the same directory, fsync, rename.
  * Readers see the old file or the new one, never a partial write.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
-  const fh = await open(tmp, 'wx', mode);
+  const fh = await open(tmp, 'wx', options.mode ?? 0o644);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (options.durable !== false) await fh.sync();
   } catch (err) {
     await fh.close();
     await rm(tmp, { force: true });

@@ -127,3 +127,16 @@ test('pushing the index puts both platforms in the registry', { skip }, async ()
   const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/multi:1`]);
   assert.deepEqual((JSON.parse(stdout) as IndexDocument).manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
 });
+
+test('the first build for another platform says the platform is what changed', { skip }, async () => {
+  const dir = await tempDir('multi-explain');
+  try {
+    await writeFile(join(dir.path, 'Dockerfile'), 'FROM busybox\nRUN echo "$(uname -m)" > /arch\n');
+    await gantryOk(root.path, ['build', '-q', '--platform', 'linux/amd64', dir.path]);
+    const arm = await gantryOk(root.path, ['build', '--progress', 'json', '--platform', 'linux/arm64', dir.path]);
+    const run = stepOutcomes(arm.stderr).find((o) => o.label.includes('RUN'));
+    assert.equal(run?.cause, 'platform: linux/amd64 → linux/arm64');
+  } finally {
+    await dir.cleanup();
+  }
+});
