@@ -21,9 +21,10 @@ import { waitForIdle } from './idle.js';
 import { describeMachine } from './machine.js';
 import { parseBenchOptions, USAGE, type BenchOptions, type ToolName } from './options.js';
 import { describeCommand, stopCurrentCommand, timeCommand } from './process.js';
-import { formatMiB, formatReport, formatSeconds, type ToolReport, type UnavailableTool } from './report.js';
+import { formatMiB, formatSeconds, type ToolReport, type UnavailableTool } from './report.js';
+import { renderResults, withSummaries } from './results.js';
 import { rotate } from './schedule.js';
-import { summarizeMemory, summarizeTimes, type Sample } from './stats.js';
+import type { Sample } from './stats.js';
 import { openBuildah } from './tools/buildah.js';
 import { openBuildKit } from './tools/buildkit.js';
 import { openGantry } from './tools/gantry.js';
@@ -98,21 +99,11 @@ async function main(): Promise<number> {
     const workloads = options.workloads.map((name) => WORKLOADS.find((w) => w.name === name) as Workload);
     const samples = await runRounds(workloads, tools, options.rounds, workDir);
 
-    const toolNames = tools.map((t) => t.name);
-    const machine = await describeMachine(workDir);
-    const timing = summarizeTimes(samples, workloads, toolNames);
-    const memory = summarizeMemory(samples, workloads, toolNames);
-    const failed = samples.filter((s) => s.error !== undefined);
-    const builds = { total: samples.length, busyStart: samples.filter((s) => !s.quietStart).length };
-    const report = formatReport({ machine, rounds: options.rounds, tools: toolReports, unavailable, timing, memory, failed, builds });
-    const resultsDir = options.resultsDir ? resolve(options.resultsDir) : defaultResultsDir;
-    await mkdir(resultsDir, { recursive: true });
-    const stamp = `bench-${started.toISOString().replace(/[:.]/g, '-')}`;
-    const results = {
+    const results = withSummaries({
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       options: { rounds: options.rounds, quick: options.quick, workloads: options.workloads, tools: options.tools },
-      machine,
+      machine: await describeMachine(workDir),
       tools: toolReports,
       unavailable,
       workloads: workloads.map((w) => ({
@@ -125,9 +116,11 @@ async function main(): Promise<number> {
         dockerfile: dockerfileOf(w),
       })),
       samples,
-      timing,
-      memory,
-    };
+    });
+    const report = renderResults(results);
+    const resultsDir = options.resultsDir ? resolve(options.resultsDir) : defaultResultsDir;
+    await mkdir(resultsDir, { recursive: true });
+    const stamp = `bench-${started.toISOString().replace(/[:.]/g, '-')}`;
     const jsonPath = join(resultsDir, `${stamp}.json`);
     await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(join(resultsDir, `${stamp}.md`), report);

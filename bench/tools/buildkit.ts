@@ -92,19 +92,20 @@ class PrivateDockerd {
     ];
     // Its own process group: a Ctrl-C reaches the harness, which stops the daemon after the build.
     const child = spawn('dockerd', args, { stdio: ['ignore', log.fd, log.fd], detached: true });
-    await log.close();
-    this.child = child;
     let exitReason: string | undefined;
+    // Listening before anything else is awaited: a dockerd that cannot start reports it at once.
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         exitReason = signal ? `killed by ${signal}` : `exited ${code}`;
         resolve();
       });
       child.once('error', (err) => {
-        exitReason = err.message;
+        exitReason = `could not be started: ${err.message}`;
         resolve();
       });
     });
+    this.child = child;
+    await log.close();
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exitReason !== undefined) break;
@@ -125,7 +126,7 @@ class PrivateDockerd {
     const child = this.child;
     if (!child) return;
     this.child = undefined;
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       // An unreferenced timer: it must not hold the harness open once the daemon has stopped.
       const stopped = await Promise.race([this.exited.then(() => true), sleep(STOP_TIMEOUT_MS, false, { ref: false })]);
