@@ -15,7 +15,7 @@ export interface BenchOptions {
   workloads: string[];
   tools: ToolName[];
   quick: boolean;
-  /** Where contexts and tool state go; kept after the run when given, else a removed temp dir. */
+  /** Where contexts and tool state go: the contexts stay after the run when given; else a temporary directory, removed. */
   workDir?: string;
   /** Directory of the results JSON and Markdown. */
   resultsDir?: string;
@@ -32,7 +32,7 @@ const OPTION_HELP: ReadonlyArray<[flag: string, meaning: string, variable: strin
   ['--workloads A,B', 'workloads to run (default: all)', 'GANTRY_BENCH_WORKLOADS'],
   ['--tools A,B', `among ${TOOL_NAMES.join(', ')} (default: all)`, 'GANTRY_BENCH_TOOLS'],
   ['--quick', 'a smoke run: fewer rounds', 'GANTRY_BENCH_QUICK=1'],
-  ['--work-dir DIR', 'keep contexts and tool state in DIR', 'GANTRY_BENCH_WORK_DIR'],
+  ['--work-dir DIR', 'work in DIR and keep the contexts there', 'GANTRY_BENCH_WORK_DIR'],
   ['--results DIR', 'where results go (default: bench/results)', 'GANTRY_BENCH_RESULTS'],
   ['--gantry PATH', "gantry CLI to time (default: this checkout's)", 'GANTRY_BENCH_GANTRY'],
   ['-h, --help', 'show this help', ''],

@@ -38,14 +38,14 @@ const ALL_TOOLS: readonly ToolName[] = ['gantry', 'buildah', 'buildkit'];
 const DEFAULT_TARGETS: Readonly<Record<Scenario, number>> = { cold: 1.0, noop: 0.5, change: 0.7 };
 
 /** `count` lines of text that differ per `seed`, so files do not deduplicate into one. */
-export function sourceText(seed: string, count: number): string {
+function sourceText(seed: string, count: number): string {
   let text = '';
   for (let line = 0; line < count; line++) text += `${seed} line ${line}: ${(line * 2654435761) % 1000003}\n`;
   return text;
 }
 
 /** Writes files (relative path → content), creating their directories, a few at a time. */
-export async function writeTree(dir: string, files: Iterable<[string, string]>): Promise<number> {
+async function writeTree(dir: string, files: Iterable<[string, string]>): Promise<number> {
   const made = new Set<string>();
   let pending: Promise<void>[] = [];
   let count = 0;
