@@ -2,7 +2,7 @@
  * Measures selectSources over a generated context: cold (no stat cache), warm (nothing changed) and
  * one file changed. Not a test; run after building:
  *
- *   node dist/test/context/bench-selection.js [files=30000] [directory]
+ *   node dist/bench/context-selection.js [files=30000] [directory]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

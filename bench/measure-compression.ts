@@ -1,7 +1,7 @@
 /**
  * Throughput of layer compression on 512 MiB of half random, half zero data (random and zero runs of
  * 8 MiB alternating): gantry's parallel multi-member gzip vs. single-threaded zlib level 6 vs. `gzip -6`.
- * A measurement to read, not a test: run `node dist/test/image/measure-compression.js` after building.
+ * A measurement to read, not a test: run `node dist/bench/measure-compression.js` after building.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
