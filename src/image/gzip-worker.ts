@@ -7,8 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import type { GzipJob, GzipJobResult } from './gzip-protocol.js';
 
-const SAMPLE_SIZE = 16 * 1024;
-const SAMPLE_COUNT = 4;
+const SAMPLE_SIZE = 8 * 1024;
+const SAMPLE_COUNT = 3;
 /** A sample that deflates to more than this fraction of its size marks the block as incompressible. */
 const INCOMPRESSIBLE_RATIO = 0.95;
 /** Below this fraction (runs of zeros, sparse files) the fastest level compresses as well as any. */
