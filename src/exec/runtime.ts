@@ -51,13 +51,17 @@ export class ContainerRuntime {
     const id = `gantry-${process.pid}-${Date.now().toString(36)}-${++this.counter}`;
     const bundle = join(this.bundlesDir, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
+    let finished = false;
     try {
       const etcMounts = await writeEtcFiles(bundle, options.spec.hostname, options.spec.hostNetwork);
       const spec = buildSpec({ ...options.spec, mounts: [...etcMounts, ...(options.spec.mounts ?? [])] });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-      return await this.runBundle(id, bundle, options);
+      const result = await this.runBundle(id, bundle, options);
+      finished = !options.signal?.aborted;
+      return result;
     } finally {
-      await this.forceDelete(id);
+      // `run` deletes the container when its process ends; only an interrupted run leaves one behind.
+      if (!finished || (await this.stateExists(id))) await this.forceDelete(id);
       await rm(bundle, { recursive: true, force: true });
     }
   }
@@ -90,6 +94,13 @@ export class ContainerRuntime {
         resolve({ exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1), tail: tail.lines() });
       });
     });
+  }
+
+  private async stateExists(id: string): Promise<boolean> {
+    return access(join(this.stateDir, id)).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async forceDelete(id: string): Promise<void> {

@@ -97,7 +97,8 @@ export class LayerStore {
 
 /** Compresses a layer tar into the store in one pass (digest verified on commit; nothing partial is left). */
 export async function ingestLayer(store: Store, tar: AsyncIterable<Uint8Array>): Promise<LayerRecord> {
-  const writer = await store.content.writer();
+  // compressLayer hashes the compressed bytes as it hands them over: the store need not hash them again.
+  const writer = await store.content.writer({ callerHashes: true });
   try {
     const sink = new Writable({
       write(chunk: Buffer, _encoding, callback) {

@@ -104,11 +104,16 @@ export class ContentStore {
     return writer.commit(expected);
   }
 
-  async writer(): Promise<BlobWriter> {
+  /**
+   * A writer for a new blob. `callerHashes`: the caller computes the digest of exactly the bytes it
+   * writes (as the layer compressor does while compressing) and passes it to commit, so the bytes are
+   * not hashed a second time.
+   */
+  async writer(options: { callerHashes?: boolean } = {}): Promise<BlobWriter> {
     await mkdir(this.ingestDir, { recursive: true });
     const tempPath = join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     const handle = await open(tempPath, 'wx', 0o644);
-    return new TempBlobWriter(this, handle, tempPath);
+    return new TempBlobWriter(this, handle, tempPath, options.callerHashes ? undefined : createHash('sha256'));
   }
 
   async delete(digest: Digest): Promise<void> {
@@ -134,7 +139,6 @@ export class ContentStore {
 }
 
 class TempBlobWriter implements BlobWriter {
-  private readonly hash: Hash = createHash('sha256');
   private written = 0;
   private done = false;
 
@@ -142,6 +146,8 @@ class TempBlobWriter implements BlobWriter {
     private readonly store: ContentStore,
     private readonly handle: FileHandle,
     private readonly tempPath: string,
+    /** Absent when the caller hashes what it writes. */
+    private readonly hash: Hash | undefined,
   ) {}
 
   get offset(): number {
@@ -150,7 +156,7 @@ class TempBlobWriter implements BlobWriter {
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.done) throw new Error('write after commit/abort');
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     let position = 0;
     while (position < chunk.length) {
       const { bytesWritten } = await this.handle.write(chunk, position, chunk.length - position);
@@ -162,18 +168,19 @@ class TempBlobWriter implements BlobWriter {
   async commit(expected?: ExpectedBlob): Promise<BlobInfo> {
     if (this.done) throw new Error('commit after commit/abort');
     this.done = true;
-    const digest = hashToDigest(this.hash);
     try {
+      if (!this.hash && !expected) throw new Error('a blob hashed by its writer needs its digest at commit');
+      const digest = this.hash ? hashToDigest(this.hash) : (expected as ExpectedBlob).digest;
       if (expected) verify(expected, digest, this.written);
       await this.handle.sync();
       await this.handle.close();
       await this.store.publish(this.tempPath, digest);
+      return { digest, size: this.written };
     } catch (err) {
       await this.handle.close().catch(() => undefined);
       await rm(this.tempPath, { force: true });
       throw err;
     }
-    return { digest, size: this.written };
   }
 
   async abort(): Promise<void> {
