@@ -1,8 +1,7 @@
 /**
  * Reading images out of the store, and the store as a source and sink of the copy loop.
  */
-import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { isIndexMediaType, isManifestMediaType } from '../image/types.js';
+import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
 import { formatPlatform, platformMatchRank } from '../image/platform.js';
 import { familiarReference, formatReference, parseReference } from '../image/reference.js';
@@ -132,4 +131,45 @@ function fullName(text: string): string {
 
 export function displayName(fullName: string | undefined): string {
   return fullName ? familiarReference(parseReference(fullName)) : '<none>';
+}
+
+/**
+ * An image index in the store made of local images (each a platform image, or an index whose
+ * platform images are taken), named `target`: how several platforms' images become one
+ * multi-platform image without a registry. Two images for one platform are refused.
+ */
+export async function createLocalIndex(store: Store, target: string, sources: string[], annotations: Record<string, string> = {}): Promise<Descriptor> {
+  if (sources.length === 0) throw new GantryError('an image index needs at least one source image');
+  const byPlatform = new Map<string, { descriptor: Descriptor; from: string }>();
+  for (const source of sources) {
+    const root = await findRootDescriptor(store, source);
+    if (!root) throw new GantryError(`no such image: ${source}`, { hint: 'list local images with `gantry images`' });
+    const children: Descriptor[] = [];
+    if (isIndexMediaType(root.mediaType)) {
+      const index = await store.content.readJson<ImageIndex>(root.digest);
+      children.push(...index.manifests.filter((m) => isManifestMediaType(m.mediaType) && m.platform && m.platform.architecture !== 'unknown'));
+    } else {
+      const image = await readImage(store, root, undefined, source);
+      const platform: Platform = { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) };
+      children.push({ mediaType: root.mediaType, digest: root.digest, size: root.size, platform });
+    }
+    for (const child of children) {
+      const key = formatPlatform(child.platform as Platform);
+      const known = byPlatform.get(key);
+      if (known && known.descriptor.digest !== child.digest) {
+        throw new GantryError(`${source} and ${known.from} are both images for ${key}`, { hint: 'an index holds one image per platform' });
+      }
+      byPlatform.set(key, { descriptor: child, from: source });
+    }
+  }
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: [...byPlatform.values()].map((entry) => entry.descriptor),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+  const blob = await store.content.writeJson(index);
+  const descriptor: Descriptor = { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size };
+  await store.refs.set(target, descriptor);
+  return descriptor;
 }

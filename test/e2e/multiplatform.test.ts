@@ -140,3 +140,13 @@ test('the first build for another platform says the platform is what changed', {
     await dir.cleanup();
   }
 });
+
+test('manifest create --local makes an index of local images and refuses two images for one platform', { skip }, async () => {
+  const made = await gantryOk(root.path, ['manifest', 'create', '--local', 'pair:1', 'busybox-arm64:latest', 'busybox-amd64:latest']);
+  assert.match(made.stdout, /^sha256:[a-f0-9]{64}\n$/);
+  const images = await gantryOk(root.path, ['images']);
+  assert.match(images.stdout, /pair\s+1\s+\w+\s+.*linux\/arm64,linux\/amd64/);
+  const clash = await gantry(root.path, ['manifest', 'create', '--local', 'clash:1', 'multi:latest', 'busybox-amd64:latest']);
+  assert.equal(clash.code, 1);
+  assert.match(clash.stderr, /are both images for linux\/amd64/);
+});

@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { acquireLock } from '../../src/store/lock.js';
-import { Store } from '../../src/store/store.js';
-import { MediaType, type ImageIndex } from '../../src/image/types.js';
 import { gantryOk } from './gantry.js';
 
 const run = promisify(execFile);
@@ -45,20 +43,11 @@ export async function importBusybox(root: string, name = 'busybox:latest', arch:
 }
 
 /**
- * Imports busybox for amd64 and arm64 and names an image index of both `name`, as a multi-platform
- * base image pulled from a registry would be stored.
+ * Imports busybox for amd64 and arm64 and names an image index of both `name` (with
+ * `gantry manifest create --local`), as a multi-platform base image pulled from a registry would be stored.
  */
 export async function importBusyboxIndex(root: string, name = 'busybox:latest'): Promise<void> {
   await importBusybox(root, 'busybox-amd64:latest', 'amd64');
   await importBusybox(root, 'busybox-arm64:latest', 'arm64');
-  const store = await Store.open(root);
-  const manifests = [];
-  for (const arch of ['amd64', 'arm64']) {
-    const descriptor = await store.refs.get(`busybox-${arch}:latest`);
-    if (!descriptor) throw new Error(`busybox-${arch} was not imported`);
-    manifests.push({ ...descriptor, platform: { os: 'linux', architecture: arch } });
-  }
-  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-  const blob = await store.content.writeJson(index);
-  await store.refs.set(name, { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size });
+  await gantryOk(root, ['manifest', 'create', '--local', name, 'busybox-amd64:latest', 'busybox-arm64:latest']);
 }

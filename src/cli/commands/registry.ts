@@ -1,8 +1,9 @@
 /** pull, push, login, logout and manifest: moving images through registries. */
 import type { Command } from 'commander';
 import { parsePlatformFlag } from '../../image/platform.js';
-import { familiarReference, parseReference } from '../../image/reference.js';
-import { acquireLock } from '../../store/lock.js';
+import { familiarReference, normalizeReference, parseReference } from '../../image/reference.js';
+import { acquireLock, withLock } from '../../store/lock.js';
+import { createLocalIndex } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
 import { loadRegistry, registryOptions } from '../registry-options.js';
@@ -93,18 +94,25 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.out(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
     });
 
-  const manifest = program.command('manifest').description('multi-platform image indexes in registries');
+  const manifest = program.command('manifest').description('multi-platform image indexes, in registries or in the store');
   manifest
     .command('create')
-    .description('push an index made of the platform images of SOURCE references (like docker buildx imagetools create)')
-    .argument('<target>', 'reference the index is pushed to')
-    .argument('<sources...>', 'images or indexes already in the registry')
+    .description('make an index of the platform images of SOURCES: pushed to a registry (like docker buildx imagetools create), or with --local kept in the store')
+    .argument('<target>', 'reference the index is pushed to (or, with --local, named in the store)')
+    .argument('<sources...>', 'images or indexes already in the registry (or, with --local, in the store)')
+    .option('--local', 'use and make images in the local store instead of a registry')
     .option('--annotation <key=value>', 'index annotation (repeatable)', collect, [])
     .option('--insecure-registry <host>', insecureHelp, collect, [])
-    .action(async (target: string, sources: string[], opts: { annotation: string[]; insecureRegistry: string[] }) => {
+    .action(async (target: string, sources: string[], opts: { local?: boolean; annotation: string[]; insecureRegistry: string[] }) => {
+      const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
+      if (opts.local) {
+        const store = await ctx.openStore();
+        const descriptor = await withLock(store.gcLockPath, 'shared', () => createLocalIndex(store, normalizeReference(target), sources, annotations));
+        ctx.out(`${descriptor.digest}\n`);
+        return;
+      }
       const { createManifestList, closeRegistrySession } = await loadRegistry();
       const options = registryOptions(opts.insecureRegistry, log);
-      const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
       try {
         const result = await createManifestList(sources, target, { ...options, annotations });
         ctx.out(`${result.descriptor.digest}\n`);
