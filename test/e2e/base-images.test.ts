@@ -12,37 +12,13 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { gantryOk, isRoot } from '../helpers/gantry.js';
-import { assertStoreIntact, blobPath, build, busyboxRoot, failingBuild, layoutImage, storeState, type TestRoot, umociUnpack, writeTree } from './support.js';
+import { assertStoreIntact, blobPath, build, busyboxRoot, failingBuild, layoutImage, storeState, tarOf, type TestRoot, umociUnpack, writeTree } from './support.js';
 
 const run = promisify(execFile);
 const LONG_DIR = `deep/${'d'.repeat(60)}/${'e'.repeat(60)}`;
 const LONG_NAME = `${LONG_DIR}/${'f'.repeat(90)}.txt`;
 const MTIME = 1_234_567_890;
-
-interface TarEntry {
-  name: string;
-  type?: 'file' | 'directory' | 'link';
-  content?: string;
-  linkname?: string;
-}
-
-async function tarOf(entries: TarEntry[]): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk) => chunks.push(chunk as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    archive.on('end', resolve);
-    archive.on('error', reject);
-  });
-  for (const e of entries) {
-    archive.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644, mtime: new Date(MTIME * 1000) }, e.content ?? '');
-  }
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -118,7 +94,7 @@ describe('base image layers', { skip: !isRoot && 'needs root (runc, overlay moun
     const l1Tar = (await run('tar', ['--format=pax', '--xattrs', '--xattrs-include=security.capability', '--numeric-owner', '-C', l1, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 64 << 20 })).stdout;
 
     // Layer 2: whiteouts, an opaque directory, hardlinked files.
-    const l2Tar = await tarOf([
+    const l2Tar = await tarOf(MTIME, [
       { name: 'data/', type: 'directory' },
       { name: 'data/.wh.gone.txt' },
       { name: '.wh.olddir' },
@@ -186,7 +162,7 @@ describe('base image layers', { skip: !isRoot && 'needs root (runc, overlay moun
     const busybox = await layoutImage(t.root, 'busybox:latest');
     const baseLayers = [{ blob: await readFile(blobPath(t.root, busybox.manifest.layers[0]!.digest)), diffId: busybox.config.rootfs.diff_ids[0]! }];
     const layout = join(t.work, 'evil-layout');
-    await writeLayout(layout, 'evil:1', baseLayers, [await tarOf([{ name: 'ok.txt', content: 'ok' }, { name: '../../../escaped-by-layer.txt', content: 'pwned' }])]);
+    await writeLayout(layout, 'evil:1', baseLayers, [await tarOf(MTIME, [{ name: 'ok.txt', content: 'ok' }, { name: '../../../escaped-by-layer.txt', content: 'pwned' }])]);
     await gantryOk(t.root, ['load', layout]);
     const context = await writeTree(join(t.work, 'evil-ctx'), { Dockerfile: 'FROM evil:1\nRUN true\n' });
     const before = await storeState(t.root);

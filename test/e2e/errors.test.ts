@@ -7,23 +7,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { isRoot } from '../helpers/gantry.js';
-import { assertStoreIntact, busyboxRoot, failingBuild, storeState, type TestRoot, writeTree } from './support.js';
-
-async function tarWith(entries: Array<{ name: string; content: string }>): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk) => chunks.push(chunk as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    archive.on('end', resolve);
-    archive.on('error', reject);
-  });
-  for (const entry of entries) archive.entry({ name: entry.name, mode: 0o644 }, entry.content);
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
+import { assertStoreIntact, busyboxRoot, failingBuild, storeState, tarOf, type TestRoot, writeTree } from './support.js';
 
 describe('bad inputs', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => {
   let t: TestRoot;
@@ -76,7 +61,7 @@ describe('bad inputs', { skip: !isRoot && 'needs root (runc, overlay mounts)' },
 
   it('an archive in ADD with entries that leave the destination', async () => {
     const context = await writeTree(join(t.work, 'evil-tar'), {
-      'evil.tar': { content: await tarWith([{ name: 'ok.txt', content: 'ok' }, { name: '../../escaped.txt', content: 'pwned' }]) },
+      'evil.tar': { content: await tarOf(0, [{ name: 'ok.txt', content: 'ok' }, { name: '../../escaped.txt', content: 'pwned' }]) },
       'Dockerfile': 'FROM busybox:latest\nADD evil.tar /unpacked/\n',
     });
     const stderr = await fails(context);

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { extract, type Header } from 'tar-stream';
+import { extract, pack, type Header } from 'tar-stream';
 import { importBusybox } from '../helpers/base-image.js';
 import { gantry, tempDir, type GantryResult } from '../helpers/gantry.js';
 
@@ -295,4 +295,28 @@ export interface InspectResult {
   Layers: string[];
   Config: Record<string, unknown>;
   History: HistoryItem[];
+}
+
+export interface TarEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'link';
+  content?: string;
+  linkname?: string;
+}
+
+/** A tar archive built with tar-stream (an independent writer), entries dated `mtime` (seconds). */
+export async function tarOf(mtime: number, entries: TarEntry[]): Promise<Buffer> {
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  archive.on('data', (chunk) => chunks.push(chunk as Buffer));
+  const ended = new Promise<void>((resolve, reject) => {
+    archive.on('end', resolve);
+    archive.on('error', reject);
+  });
+  for (const e of entries) {
+    archive.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644, mtime: new Date(mtime * 1000) }, e.content ?? '');
+  }
+  archive.finalize();
+  await ended;
+  return Buffer.concat(chunks);
 }
