@@ -7,8 +7,13 @@
  * copies. native: each snapshot is a full copy of its parent plus changes, found by a tree diff; used
  * where overlay cannot be mounted.
  *
+ * Snapshot files are written without fsync (overlay upper dirs are mounted `volatile`, so unmounting
+ * does not flush the whole filesystem), which is safe because a snapshot is only trusted during the
+ * boot that wrote it: each records the kernel's boot id, and after a restart every older snapshot
+ * reads as missing and is unpacked again from its layer blob, which the content store did fsync.
+ *
  * Layout under <store>/snapshots/<driver>/:
- *   committed/<id>/{fs,work,parent}   by-chain/<chain hex> → ../committed/<id>
+ *   committed/<id>/{fs,work,parent,boot}   by-chain/<chain hex> → ../committed/<id>
  *   active/<pid>-<rand>/...            mnt/<pid>-<rand>/   (owned by a live process, or stale)
  */
 import { randomBytes } from 'node:crypto';
@@ -49,10 +54,13 @@ export class Snapshotter {
   private readonly activeDir: string;
   private readonly mntDir: string;
   private readonly parentCache = new Map<string, string | undefined>();
+  /** Committed snapshot ids known to have been written during this boot. */
+  private readonly fromThisBoot = new Set<string>();
 
   private constructor(
     readonly name: SnapshotterName,
     base: string,
+    private readonly bootId: string,
   ) {
     this.committedDir = join(base, 'committed');
     this.byChainDir = join(base, 'by-chain');
@@ -64,20 +72,30 @@ export class Snapshotter {
   static async open(snapshotsDir: string, preferred?: SnapshotterName): Promise<Snapshotter> {
     await removeStaleProbes(snapshotsDir);
     const name = preferred ?? snapshotterFromEnvironment() ?? (await probedSnapshotter(snapshotsDir));
-    const snapshotter = new Snapshotter(name, join(snapshotsDir, name));
+    const snapshotter = new Snapshotter(name, join(snapshotsDir, name), await currentBootId());
     await Promise.all([snapshotter.committedDir, snapshotter.byChainDir, snapshotter.activeDir, snapshotter.mntDir].map((d) => mkdir(d, { recursive: true })));
     return snapshotter;
   }
 
-  /** The committed snapshot id for a chain, if present. */
+  /** The committed snapshot id for a chain, if present and written during this boot. */
   async lookup(chainId: Digest): Promise<string | undefined> {
+    let id: string;
     try {
-      const target = await readlink(join(this.byChainDir, digestHex(chainId)));
-      return target.split('/').pop();
+      id = (await readlink(join(this.byChainDir, digestHex(chainId)))).split('/').pop() as string;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
     }
+    return (await this.isFromThisBoot(id)) ? id : undefined;
+  }
+
+  /** Whether a committed snapshot was written during this boot (older ones may have lost unflushed data). */
+  async isFromThisBoot(id: string): Promise<boolean> {
+    if (this.fromThisBoot.has(id)) return true;
+    const boot = await readFile(join(this.committedDir, id, 'boot'), 'utf8').catch(() => '');
+    if (boot.trim() !== this.bootId) return false;
+    this.fromThisBoot.add(id);
+    return true;
   }
 
   async prepare(parentChainId: Digest | undefined): Promise<ActiveSnapshot> {
@@ -88,6 +106,7 @@ export class Snapshotter {
     await mkdir(join(dir, 'fs'), { recursive: true });
     await mkdir(join(dir, 'work'));
     await writeFile(join(dir, 'parent'), parentId ?? '');
+    await writeFile(join(dir, 'boot'), this.bootId);
     let copiedAtNs: bigint | undefined;
     if (this.name === 'native' && parentId) {
       await copyTreePreserving(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'), 'copying the parent snapshot');
@@ -153,12 +172,20 @@ export class Snapshotter {
     await rm(join(dir, 'work'), { recursive: true, force: true });
     await rm(join(dir, 'empty'), { recursive: true, force: true });
     await rename(dir, join(this.committedDir, id));
+    this.fromThisBoot.add(id);
     try {
       await symlink(`../committed/${id}`, link);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
-      // Another build committed the same chain meanwhile: keep theirs.
-      await rm(join(this.committedDir, id), { recursive: true, force: true });
+      if (await this.lookup(chainId)) {
+        // Another build committed the same chain meanwhile: keep theirs.
+        await rm(join(this.committedDir, id), { recursive: true, force: true });
+        return;
+      }
+      // The link points at a snapshot of an earlier boot: replace it (the old one is left for prune).
+      const temporary = `${link}.${process.pid}-${randomBytes(4).toString('hex')}`;
+      await symlink(`../committed/${id}`, temporary);
+      await rename(temporary, link);
     }
   }
 
@@ -188,6 +215,8 @@ export class Snapshotter {
     const result = new Map<string, Digest | undefined>();
     for (const id of await readdir(this.committedDir)) result.set(id, undefined);
     for (const hex of await readdir(this.byChainDir)) {
+      // A link being replaced has a temporary name; it is gone once its process finishes.
+      if (!/^[a-f0-9]{64}$/.test(hex)) continue;
       const id = (await readlink(join(this.byChainDir, hex))).split('/').pop() as string;
       if (result.has(id)) result.set(id, `sha256:${hex}`);
     }
@@ -265,6 +294,12 @@ async function removeStaleProbes(snapshotsDir: string): Promise<void> {
     for (const point of await mountsUnder(probe)) await unmount(point).catch(() => undefined);
     await rm(probe, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+async function currentBootId(): Promise<string> {
+  const id = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '');
+  if (id.trim() === '') throw new GantryError('cannot read the kernel boot id (/proc/sys/kernel/random/boot_id)', { hint: 'gantry needs /proc mounted' });
+  return id.trim();
 }
 
 /** GANTRY_SNAPSHOTTER=overlayfs|native picks the snapshotter instead of probing for overlay support. */

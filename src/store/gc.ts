@@ -20,6 +20,8 @@ export interface SnapshotCollector {
   removeCommitted(id: string, chainId: Digest | undefined): Promise<void>;
   committedPath(id: string): string;
   removeStale(): Promise<void>;
+  /** Snapshots of an earlier boot are never used again: prune removes them. */
+  isFromThisBoot(id: string): Promise<boolean>;
 }
 
 export interface PruneOptions {
@@ -73,7 +75,7 @@ export async function prune(store: Store, options: PruneOptions): Promise<PruneR
     for (const snapshotter of options.snapshotters) {
       await snapshotter.removeStale();
       for (const [id, chain] of await snapshotter.listCommitted()) {
-        if (chain && keptChains.has(chain)) continue;
+        if (chain && keptChains.has(chain) && (await snapshotter.isFromThisBoot(id))) continue;
         report.bytes += await dirSize(snapshotter.committedPath(id));
         await snapshotter.removeCommitted(id, chain);
         report.snapshots++;
