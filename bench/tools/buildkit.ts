@@ -13,7 +13,7 @@ import { GantryError } from '../../src/util/errors.js';
 import { parseProcStat } from '../memory.js';
 import { removeStateDir } from '../mounts.js';
 import { runChecked, type CommandLine } from '../process.js';
-import { BASE_IMAGE, type BuildTool, type ToolSetting } from './tool.js';
+import { BASE_IMAGE, baseRootfsTar, type BuildTool, type ToolSetting } from './tool.js';
 
 /** Debian's client; another `docker` on the PATH may need buildx for BuildKit. */
 const DOCKER_CLIENT = '/usr/bin/docker';
@@ -39,17 +39,28 @@ export async function openBuildKit(setting: ToolSetting): Promise<BuildTool> {
       const version = await runChecked(docker(['version', '--format', '{{.Client.Version}} / {{.Server.Version}}']), 'docker version');
       return { 'docker client / engine': version.stdout.trim() };
     },
-    async resetToBase() {
+    async resetToBase(platforms) {
+      if (platforms !== undefined) throw noMultiPlatform();
       await daemon.stop();
       await daemon.start();
-      await runChecked(docker(['import', '--change', 'CMD ["sh"]', setting.baseRootfsTar, BASE_IMAGE]), 'docker import of the base image');
+      await runChecked(docker(['import', '--change', 'CMD ["sh"]', baseRootfsTar(setting, setting.hostPlatform), BASE_IMAGE]), 'docker import of the base image');
     },
-    buildCommand: (contextDir, tag) => docker(['build', '--network=host', '-q', '-t', tag, contextDir]),
+    buildCommand(request) {
+      if (request.platforms !== undefined) throw noMultiPlatform();
+      return docker(['build', '--network=host', '-q', '-t', request.tag, request.contextDir]);
+    },
     async close() {
       await daemon.stop();
       await removeStateDir(setting.stateDir);
     },
   };
+}
+
+/** Docker 20.10 takes one platform per build (`--platform a,b` is "an invalid component"), and its image store holds no index. */
+function noMultiPlatform(): GantryError {
+  return new GantryError("BuildKit of Debian's Docker engine cannot build several platforms into its image store", {
+    hint: 'leave BuildKit out of multi-platform workloads',
+  });
 }
 
 class PrivateDockerd {
