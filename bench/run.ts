@@ -21,6 +21,7 @@ import { busyboxRootfsTar } from '../test/helpers/base-image.js';
 import { checkImages } from './check.js';
 import { waitForIdle } from './idle.js';
 import { describeMachine } from './machine.js';
+import { removeStateDir } from './mounts.js';
 import { parseBenchOptions, USAGE, type BenchOptions, type ToolName } from './options.js';
 import { describeCommand, stopCurrentCommand, timeCommand } from './process.js';
 import { formatMiB, formatSeconds, type ToolReport, type UnavailableTool } from './report.js';
@@ -73,6 +74,7 @@ async function main(): Promise<number> {
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'gantry-bench-'));
   await mkdir(workDir, { recursive: true });
   const tools: BuildTool[] = [];
+  const trashDir = join(workDir, 'trash');
   const onSignal = (signal: NodeJS.Signals) => {
     log(`bench: ${signal}, stopping`);
     interrupted = true;
@@ -93,7 +95,7 @@ async function main(): Promise<number> {
     // A tool no chosen workload compares is not opened (BuildKit's daemon, for the multi-platform workload alone).
     for (const name of options.tools.filter((tool) => workloads.some((w) => w.tools.includes(tool)))) {
       try {
-        tools.push(await openTool(name, { stateDir: join(workDir, 'state', name), baseRootfsTars, hostPlatform: platform }, options));
+        tools.push(await openTool(name, { stateDir: join(workDir, 'state', name), trashDir, baseRootfsTars, hostPlatform: platform }, options));
       } catch (err) {
         // Only a comparison tool may be missing; without gantry there is nothing to measure.
         if (name === 'gantry' || !isGantryError(err)) throw err;
@@ -150,6 +152,7 @@ async function main(): Promise<number> {
     for (const tool of tools) {
       await tool.close().catch((err: unknown) => log(`bench: could not clean up after ${tool.title}: ${(err as Error).message}`));
     }
+    await removeStateDir(trashDir).catch((err: unknown) => log(`bench: could not remove ${trashDir}: ${(err as Error).message}`));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { GantryError } from '../../src/util/errors.js';
-import { removeStateDir } from '../mounts.js';
+import { removeStateDir, retireStateDir } from '../mounts.js';
 import { exitStatus, runChecked, type CommandLine } from '../process.js';
 import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type BuildTool, type ToolSetting } from './tool.js';
 
@@ -56,7 +56,7 @@ export async function openBuildah(setting: ToolSetting): Promise<BuildTool> {
       '-q -t TAG CONTEXT; several platforms: --platform P1,P2 --build-arg BUILDPLATFORM=HOST --manifest TAG instead of -t TAG',
     versions: async () => ({ buildah: version.stdout.trim().replace(/^buildah version /, '') }),
     async resetToBase(platforms) {
-      await removeStateDir(setting.stateDir);
+      await retireStateDir(setting.stateDir, setting.trashDir);
       const base = `docker.io/library/${BASE_IMAGE}`;
       if (platforms === undefined) {
         await importBase(setting.hostPlatform, base, false);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GantryError } from '../../src/util/errors.js';
 import { parseProcStat } from '../memory.js';
-import { removeStateDir } from '../mounts.js';
+import { removeStateDir, retireStateDir } from '../mounts.js';
 import { runChecked, type CommandLine } from '../process.js';
 import { BASE_IMAGE, baseRootfsTar, type BuildTool, type ToolSetting } from './tool.js';
 
@@ -24,7 +24,7 @@ export async function openBuildKit(setting: ToolSetting): Promise<BuildTool> {
   if (!existsSync(DOCKER_CLIENT)) {
     throw new GantryError(`BuildKit cannot run: ${DOCKER_CLIENT} is missing`, { hint: 'install Debian docker.io (bash scripts/install-deps.sh)' });
   }
-  const daemon = new PrivateDockerd(setting.stateDir);
+  const daemon = new PrivateDockerd(setting.stateDir, setting.trashDir);
   await daemon.start();
   const docker = (args: string[]): CommandLine => ({
     file: DOCKER_CLIENT,
@@ -74,7 +74,10 @@ class PrivateDockerd {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(stateDir: string) {
+  constructor(
+    stateDir: string,
+    private readonly trashDir: string,
+  ) {
     this.host = `unix://${join(stateDir, 'docker.sock')}`;
     this.clientConfigDir = join(stateDir, 'client');
     this.dataRoot = join(stateDir, 'data');
@@ -86,8 +89,8 @@ class PrivateDockerd {
 
   /** Starts on an empty data root and waits until the API answers. */
   async start(): Promise<void> {
-    await removeStateDir(this.dataRoot);
-    await removeStateDir(this.execRoot);
+    await retireStateDir(this.dataRoot, this.trashDir);
+    await retireStateDir(this.execRoot, this.trashDir);
     await mkdir(this.clientConfigDir, { recursive: true });
     // An empty configuration, so that the machine's /etc/docker/daemon.json does not apply.
     await writeFile(this.configFile, '{}\n');

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../src/util/errors.js';
-import { removeStateDir } from '../mounts.js';
+import { removeStateDir, retireStateDir } from '../mounts.js';
 import { runChecked, type CommandLine } from '../process.js';
 import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type BuildTool, type ToolSetting } from './tool.js';
 
@@ -46,7 +46,7 @@ export async function openGantry(setting: ToolSetting, cli = CHECKOUT_GANTRY): P
     setup: 'gantry --root DIR build -q [--platform P1,P2] -t TAG CONTEXT (RUN under runc, overlay snapshots)',
     versions: async () => ({ gantry: entry === CHECKOUT_GANTRY ? version : `${version} (${entry})`, node: process.version, runc }),
     async resetToBase(platforms) {
-      await removeStateDir(root);
+      await retireStateDir(root, setting.trashDir);
       if (platforms === undefined) {
         await importBase(setting.hostPlatform, BASE_IMAGE);
         return;

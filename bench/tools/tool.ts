@@ -41,6 +41,8 @@ export interface BuildTool {
 export interface ToolSetting {
   /** A directory of the tool's own, created empty. */
   stateDir: string;
+  /** Where state goes when a tool is reset, to be removed after the last build (see retireStateDir). */
+  trashDir: string;
   /** `linux/amd64` or `linux/arm64`: this machine. */
   hostPlatform: string;
   /** Root filesystem tar of the base image per platform ("linux/arm64" → tar), this machine's among them. */

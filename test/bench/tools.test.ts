@@ -27,7 +27,7 @@ test('Buildah: a single platform is tagged; several go into a manifest list, wit
 test('base images per platform: the architecture names them; a platform without a root filesystem is an error', () => {
   assert.equal(architectureOf('linux/arm64'), 'arm64');
   assert.throws(() => architectureOf('linux'), /not an os\/arch platform/);
-  const setting: ToolSetting = { stateDir: '/state', hostPlatform: 'linux/amd64', baseRootfsTars: new Map([['linux/amd64', '/amd64.tar']]) };
+  const setting: ToolSetting = { stateDir: '/state', trashDir: '/trash', hostPlatform: 'linux/amd64', baseRootfsTars: new Map([['linux/amd64', '/amd64.tar']]) };
   assert.equal(baseRootfsTar(setting, 'linux/amd64'), '/amd64.tar');
   assert.throws(() => baseRootfsTar(setting, 'linux/arm64'), /no base root filesystem for linux\/arm64/);
 });
