@@ -3,8 +3,9 @@
  * which must go (deepest first) before the files can.
  */
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -43,4 +44,20 @@ export async function unmountUnder(dir: string): Promise<void> {
 export async function removeStateDir(dir: string): Promise<void> {
   await unmountUnder(dir);
   await rm(dir, { recursive: true, force: true });
+}
+
+let retired = 0;
+
+/**
+ * Empties a state directory for a cold start without deleting anything yet: unmounts what is
+ * mounted in it and moves it into `trashDir` (on the same filesystem), which the harness removes
+ * after the last build. ext4 without a journal avoids reusing inodes freed in the last minutes and
+ * scans past them, so deleting tens of thousands of files just before a timed build slows every
+ * file that build creates (here from ~0.04 to ~0.6 ms a file).
+ */
+export async function retireStateDir(dir: string, trashDir: string): Promise<void> {
+  await unmountUnder(dir);
+  if (!existsSync(dir)) return;
+  await mkdir(trashDir, { recursive: true });
+  await rename(dir, join(trashDir, `${++retired}-${basename(dir)}`));
 }

@@ -41,8 +41,9 @@ const OPTION_HELP: ReadonlyArray<[flag: string, meaning: string, variable: strin
 export const USAGE = `Usage: npm run bench -- [options]
 
 Times gantry, Buildah and BuildKit on generated workloads: cold, no-op and one-file-change builds,
-tools alternating within each round; prints medians and ratios to BuildKit and writes the raw
-numbers to bench/results/.
+tools alternating within each round; prints medians and ratios to each workload's baseline (BuildKit;
+Buildah for the multi-platform build, which BuildKit takes no part in) and writes the raw numbers to
+bench/results/. The multi-platform workload registers QEMU's binfmt handlers first (gantry setup binfmt).
 
 Options (a flag wins over its environment variable):
 ${OPTION_HELP.map(([flag, meaning, variable]) => `  ${flag.padEnd(17)} ${meaning.padEnd(48)} ${variable}`.trimEnd()).join('\n')}

@@ -89,6 +89,11 @@ export async function runChecked(command: CommandLine, what: string): Promise<{ 
   return { stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Runs a command (not timed) for its exit status alone, e.g. a test of whether something exists. */
+export async function exitStatus(command: CommandLine): Promise<number | null> {
+  return (await launch(command)).code;
+}
+
 export interface TimedRun {
   /** From spawning the command to its exit. */
   seconds: number;

@@ -10,6 +10,8 @@ export interface ToolReport {
   setup: string;
   /** The exact command line timed, with placeholders for the context and tag. */
   buildCommand: string;
+  /** The same for a multi-platform workload, when the tool takes part in one. */
+  platformsBuildCommand?: string;
   versions: Record<string, string>;
 }
 
@@ -18,11 +20,19 @@ export interface UnavailableTool {
   reason: string;
 }
 
+/** What the report says of each workload besides its rows. */
+export interface WorkloadNote {
+  name: string;
+  platforms?: readonly string[];
+  leftOut?: Readonly<Partial<Record<ToolName, string>>>;
+}
+
 export interface ReportInput {
   machine: MachineInfo;
   rounds: number;
   tools: ToolReport[];
   unavailable: UnavailableTool[];
+  workloads: readonly WorkloadNote[];
   timing: TimingRow[];
   memory: MemoryRow[];
   /** Every build that failed. */
@@ -50,20 +60,23 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** Rows of workloads sharing a baseline; a column per tool with builds in them, a ratio column per tool compared. */
 export function timingTable(rows: readonly TimingRow[], tools: readonly ToolName[]): string {
-  const compared = tools.filter((tool) => rows.some((r) => r.ratios[tool] !== undefined));
+  const present = tools.filter((tool) => rows.some((r) => r.medians[tool] !== undefined || r.failures[tool] !== undefined));
+  const compared = present.filter((tool) => rows.some((r) => r.ratios[tool] !== undefined));
+  const baselines = [...new Set(rows.map((r) => TITLES[r.baseline]))].join(' or ');
   const header = [
     'workload',
     'scenario',
-    ...tools.map((tool) => `${TITLES[tool]} s`),
-    ...compared.map((tool) => `${TITLES[tool]} ratio`),
+    ...present.map((tool) => `${TITLES[tool]} s`),
+    ...compared.map((tool) => `${TITLES[tool]} / ${baselines}`),
     `${TITLES[SUBJECT]} target`,
     'met',
   ];
   const body = rows.map((row) => [
     row.workload,
     SCENARIO_LABELS[row.scenario],
-    ...tools.map((tool) => secondsCell(row, tool)),
+    ...present.map((tool) => secondsCell(row, tool)),
     ...compared.map((tool) => (row.ratios[tool] === undefined ? '–' : formatRatio(row.ratios[tool] as number))),
     `≤ ${row.target.toFixed(1)}×`,
     row.met === undefined ? 'n/a' : row.met ? 'yes' : 'no',
@@ -95,19 +108,22 @@ export function memoryTable(rows: readonly MemoryRow[]): string {
 export function formatReport(input: ReportInput): string {
   const { machine } = input;
   const names = input.tools.map((t) => t.name);
-  const baselines = [...new Set(input.timing.map((r) => TITLES[r.baseline]))].join(', ');
+  const baselines = [...new Set(input.timing.map((r) => r.baseline))];
   const lines = [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, kernel ${machine.kernel}, disk ${machine.disk}`,
     '',
     ...input.tools.map((t) => `- ${t.title}: ${Object.entries(t.versions).map(([k, v]) => `${k} ${v}`).join('; ')} — \`${t.setup}\``),
     ...input.unavailable.map((u) => `- ${TITLES[u.name]}: not measured — ${u.reason.split('\n')[0]}`),
+    ...input.workloads.flatMap((w) => [
+      ...(w.platforms ? [`- ${w.name} builds for ${w.platforms.join(' and ')} at once`] : []),
+      ...Object.entries(w.leftOut ?? {}).map(([tool, reason]) => `- ${w.name}: ${TITLES[tool as ToolName]} left out — ${reason}`),
+    ]),
     '',
     `Medians of ${input.rounds} round${input.rounds === 1 ? '' : 's'} (fastest–slowest in brackets), seconds from process start to exit; ` +
-      `ratios are of medians, to ${baselines || 'the baseline'}. ` +
+      `ratios are of medians, to ${baselines.map((b) => TITLES[b]).join(' or ') || 'the baseline'}. ` +
       `${input.builds.busyStart} of ${input.builds.total} builds started before the machine was quiet.`,
     '',
-    timingTable(input.timing, names),
-    '',
+    ...baselines.flatMap((baseline) => [timingTable(input.timing.filter((r) => r.baseline === baseline), names), '']),
     'Peak memory (the largest over all scenarios and rounds):',
     '',
     memoryTable(input.memory),

@@ -20,6 +20,10 @@ export interface ResultsFile {
     targets: Readonly<Record<Scenario, number>>;
     changedFile: string;
     dockerfile: string;
+    /** Target platforms, when not the tools' default. */
+    platforms?: readonly string[];
+    /** Why a tool took no part. */
+    leftOut?: Readonly<Partial<Record<ToolName, string>>>;
   }>;
   /** Every timed build. */
   samples: Sample[];
@@ -41,6 +45,7 @@ export function renderResults(results: ResultsFile): string {
     rounds: results.options.rounds,
     tools: results.tools,
     unavailable: results.unavailable,
+    workloads: results.workloads,
     timing: results.timing,
     memory: results.memory,
     failed: results.samples.filter((s) => s.error !== undefined),

@@ -5,7 +5,8 @@
  * imported), then times three builds per tool: cold, no-op (the same build again) and one-file change
  * (one source file's content changed). Within a scenario the tools take turns, in an order that
  * rotates from round to round. Before each timed build, outside the timing, writes are flushed
- * (`sync`) and the harness waits for a quiet machine (under 5% CPU busy over 300 ms).
+ * (`sync`) and the harness waits for a quiet machine (under 5% CPU busy over 300 ms). After a build
+ * of a workload with a check, each platform's image is checked (untimed); a wrong image fails the build.
  * Results: a table on stdout, raw numbers and the table under bench/results/.
  */
 import { execFile } from 'node:child_process';
@@ -17,8 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { formatGantryError, GantryError, isGantryError } from '../src/util/errors.js';
 import { busyboxRootfsTar } from '../test/helpers/base-image.js';
+import { checkImages } from './check.js';
 import { waitForIdle } from './idle.js';
 import { describeMachine } from './machine.js';
+import { removeStateDir } from './mounts.js';
 import { parseBenchOptions, USAGE, type BenchOptions, type ToolName } from './options.js';
 import { describeCommand, stopCurrentCommand, timeCommand } from './process.js';
 import { formatMiB, formatSeconds, type ToolReport, type UnavailableTool } from './report.js';
@@ -27,8 +30,8 @@ import { rotate } from './schedule.js';
 import type { Sample } from './stats.js';
 import { openBuildah } from './tools/buildah.js';
 import { openBuildKit } from './tools/buildkit.js';
-import { openGantry } from './tools/gantry.js';
-import type { BuildTool, ToolSetting } from './tools/tool.js';
+import { openGantry, setupEmulation } from './tools/gantry.js';
+import { architectureOf, type BuildRequest, type BuildTool, type ToolSetting } from './tools/tool.js';
 import { changeOneFile, dockerfileOf, generateContext, SCENARIOS, WORKLOADS, type Scenario, type Workload } from './workloads.js';
 
 const execFileAsync = promisify(execFile);
@@ -67,9 +70,11 @@ async function main(): Promise<number> {
     throw new GantryError("/usr/bin/time is missing; it measures each build's peak memory", { hint: 'apt-get install time' });
   }
   const platform = hostPlatform();
+  const workloads = options.workloads.map((name) => WORKLOADS.find((w) => w.name === name) as Workload);
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'gantry-bench-'));
   await mkdir(workDir, { recursive: true });
   const tools: BuildTool[] = [];
+  const trashDir = join(workDir, 'trash');
   const onSignal = (signal: NodeJS.Signals) => {
     log(`bench: ${signal}, stopping`);
     interrupted = true;
@@ -79,11 +84,18 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const started = new Date();
-    const baseRootfsTar = await busyboxRootfsTar(platform === 'linux/arm64' ? 'arm64' : 'amd64');
+    const platforms = new Set([platform, ...workloads.flatMap((w) => w.platforms ?? [])]);
+    const baseRootfsTars = new Map<string, string>();
+    for (const each of platforms) baseRootfsTars.set(each, await busyboxRootfsTar(baseArchitecture(each)));
+    if (platforms.size > 1) {
+      // Once, before anything is timed: RUN steps of the foreign platform need QEMU's handlers.
+      log(`bench: ${(await setupEmulation(options.gantry)).split('\n').join('; ')}`);
+    }
     const unavailable: UnavailableTool[] = [];
-    for (const name of options.tools) {
+    // A tool no chosen workload compares is not opened (BuildKit's daemon, for the multi-platform workload alone).
+    for (const name of options.tools.filter((tool) => workloads.some((w) => w.tools.includes(tool)))) {
       try {
-        tools.push(await openTool(name, { stateDir: join(workDir, 'state', name), baseRootfsTar, platform }, options));
+        tools.push(await openTool(name, { stateDir: join(workDir, 'state', name), trashDir, baseRootfsTars, hostPlatform: platform }, options));
       } catch (err) {
         // Only a comparison tool may be missing; without gantry there is nothing to measure.
         if (name === 'gantry' || !isGantryError(err)) throw err;
@@ -93,10 +105,18 @@ async function main(): Promise<number> {
     }
     const toolReports: ToolReport[] = [];
     for (const tool of tools) {
-      const buildCommand = describeCommand(tool.buildCommand('CONTEXT', 'TAG'));
-      toolReports.push({ name: tool.name, title: tool.title, setup: tool.setup, buildCommand, versions: await tool.versions() });
+      const buildCommand = describeCommand(tool.buildCommand({ contextDir: 'CONTEXT', tag: 'TAG' }));
+      const severalPlatforms = workloads.find((w) => w.platforms !== undefined && w.tools.includes(tool.name))?.platforms;
+      const platformsBuildCommand = severalPlatforms && describeCommand(tool.buildCommand({ contextDir: 'CONTEXT', tag: 'TAG', platforms: severalPlatforms }));
+      toolReports.push({
+        name: tool.name,
+        title: tool.title,
+        setup: tool.setup,
+        buildCommand,
+        ...(platformsBuildCommand ? { platformsBuildCommand } : {}),
+        versions: await tool.versions(),
+      });
     }
-    const workloads = options.workloads.map((name) => WORKLOADS.find((w) => w.name === name) as Workload);
     const samples = await runRounds(workloads, tools, options.rounds, workDir);
 
     const results = withSummaries({
@@ -114,6 +134,8 @@ async function main(): Promise<number> {
         targets: w.targets,
         changedFile: w.changedFile,
         dockerfile: dockerfileOf(w),
+        ...(w.platforms ? { platforms: w.platforms } : {}),
+        ...(w.leftOut ? { leftOut: w.leftOut } : {}),
       })),
       samples,
     });
@@ -130,6 +152,7 @@ async function main(): Promise<number> {
     for (const tool of tools) {
       await tool.close().catch((err: unknown) => log(`bench: could not clean up after ${tool.title}: ${(err as Error).message}`));
     }
+    await removeStateDir(trashDir).catch((err: unknown) => log(`bench: could not remove ${trashDir}: ${(err as Error).message}`));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -151,7 +174,7 @@ async function runRounds(workloads: readonly Workload[], tools: readonly BuildTo
     for (const [index, workload] of workloads.entries()) {
       const taking = rotate(tools.filter((t) => workload.tools.includes(t.name)), round - 1 + index);
       log(`bench: round ${round}/${rounds} ${workload.name}: resetting ${taking.map((t) => t.name).join(', ')} to the base image`);
-      for (const tool of taking) await tool.resetToBase();
+      for (const tool of taking) await tool.resetToBase(workload.platforms);
       for (const scenario of SCENARIOS) {
         if (scenario === 'change') for (const tool of taking) await changeOneFile(workload, contextOf(tool, workload), round);
         for (const tool of taking) {
@@ -171,18 +194,35 @@ async function runRounds(workloads: readonly Workload[], tools: readonly BuildTo
   return samples;
 }
 
-/** Flushes writes and waits for a quiet machine (both untimed), then times one build. */
+/**
+ * Prepares the tool, flushes writes and waits for a quiet machine (all untimed), then times one
+ * build; a build the workload's check finds wrong counts as failed.
+ */
 async function timeBuild(tool: BuildTool, contextDir: string, workload: Workload, scenario: Scenario, round: number): Promise<Sample> {
+  const request: BuildRequest = { contextDir, tag: `bench-${workload.name}:latest`, ...(workload.platforms ? { platforms: workload.platforms } : {}) };
+  await tool.beforeBuild?.(request);
   await execFileAsync('sync');
   const quietStart = await waitForIdle();
   if (!quietStart) log('bench: the machine did not quieten down; timing anyway');
-  const command = tool.buildCommand(contextDir, `bench-${workload.name}:latest`);
-  const run = await timeCommand(command, `${tool.title} ${scenario} build of ${workload.name}`);
+  const run = await timeCommand(tool.buildCommand(request), `${tool.title} ${scenario} build of ${workload.name}`);
+  if (run.error === undefined) {
+    const wrong = await checkImages(tool, workload, request.tag, hostPlatform());
+    if (wrong !== undefined) run.error = `${tool.title} ${scenario} build of ${workload.name} made a wrong image\n${wrong}`;
+  }
   return { round, workload: workload.name, scenario, tool: tool.name, quietStart, ...run };
 }
 
 function indent(text: string): string {
   return text.split('\n').map((line) => `    ${line}`).join('\n');
+}
+
+/** The architecture of a platform the base image is made for. */
+function baseArchitecture(platform: string): 'amd64' | 'arm64' {
+  const architecture = architectureOf(platform);
+  if (architecture !== 'amd64' && architecture !== 'arm64') {
+    throw new GantryError(`the benchmark's base image is made for amd64 and arm64, not ${platform}`);
+  }
+  return architecture;
 }
 
 function hostPlatform(): string {

@@ -1,11 +1,12 @@
 /**
  * The generated workloads. Each writes a build context (Dockerfile included) whose base is
- * `busybox:latest`, the one image every tool's state holds before a cold build, and knows which one
- * source file to change for the one-file-change scenario.
+ * `busybox:latest`, the one image every tool's state holds before a cold build (one per platform,
+ * joined under that name, for a multi-platform workload), and knows which one source file to change
+ * for the one-file-change scenario.
  *
- * A workload names the tools it compares and the baseline its ratios are taken against, so one that
- * BuildKit cannot take part in (a multi-platform build into a local store, compared with
- * `buildah build --platform ... --manifest`) can join this list with its own tools and baseline.
+ * A workload names the tools it compares and the baseline its ratios are taken against: the
+ * multi-platform build compares gantry with `buildah build --platform ... --manifest`, as BuildKit
+ * cannot take part in it here.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,18 @@ export interface Workload {
   files(): Iterable<[string, string]>;
   /** The source file the one-file-change scenario edits. */
   readonly changedFile: string;
+  /** Target platforms of every build; absent: each tool's default, this machine's. */
+  readonly platforms?: readonly string[];
+  /** Why a tool takes no part, for each tool left out. */
+  readonly leftOut?: Readonly<Partial<Record<ToolName, string>>>;
+  /** What the harness checks in each platform's image after every build. */
+  readonly check?: ImageCheck;
+}
+
+/** A script run in each platform's image of a build, and the output a right build gives. */
+export interface ImageCheck {
+  readonly script: string;
+  expectedOutput(platform: string, hostPlatform: string): string;
 }
 
 const ALL_TOOLS: readonly ToolName[] = ['gantry', 'buildah', 'buildkit'];
@@ -194,7 +207,69 @@ COPY app.txt /app.txt
   changedFile: 'app.txt',
 };
 
-export const WORKLOADS: readonly Workload[] = [twoStage, largeContext, parallelStages, largeLayer];
+/** What `uname -m` says on each platform the workloads build for. */
+const MACHINE_NAMES: Readonly<Record<string, string>> = { 'linux/amd64': 'x86_64', 'linux/arm64': 'aarch64' };
+
+function machineName(platform: string): string {
+  const name = MACHINE_NAMES[platform];
+  if (name === undefined) throw new Error(`no machine name known for ${platform}`);
+  return name;
+}
+
+/**
+ * Two platforms from busybox bases of each architecture: a `FROM --platform=$BUILDPLATFORM` stage
+ * (the cross-compilation pattern: it runs natively and builds for `TARGETARCH`) whose output the
+ * final stage copies, after a RUN that runs under QEMU for the foreign platform. The final stage's
+ * `--platform=$TARGETPLATFORM` is what `FROM` does anyway; Buildah 1.28 needs it spelled out, or
+ * the build stage's platform carries over into the stages after it (fixed in Buildah 1.40).
+ */
+const multiPlatform: Workload = {
+  name: 'multi-platform',
+  summary: 'linux/amd64 and linux/arm64: a build-platform stage bundling 100 source files per target, a RUN under QEMU for arm64, COPY --from',
+  tools: ['gantry', 'buildah'],
+  baseline: 'buildah',
+  // The issue's goal for this workload: gantry ≤ 0.7× Buildah, in every scenario.
+  targets: { cold: 0.7, noop: 0.7, change: 0.7 },
+  files: multiPlatformFiles,
+  changedFile: 'src/module03/unit07.c',
+  platforms: ['linux/amd64', 'linux/arm64'],
+  leftOut: {
+    buildkit:
+      "Debian's Docker engine 20.10 builds one platform at a time (`--platform linux/amd64,linux/arm64` is refused as an invalid platform) " +
+      'and its image store cannot hold a multi-platform image',
+  },
+  check: {
+    // The image's own machine, where its RUN ran, where the build stage ran, and what it built for.
+    script: 'echo "$(uname -m) $(cat /arch) $(cat /app/build-arch) $(cat /app/target)"',
+    expectedOutput: (platform, hostPlatform) =>
+      `${machineName(platform)} ${machineName(platform)} ${machineName(hostPlatform)} ${platform.split('/')[1]}\n`,
+  },
+};
+
+function* multiPlatformFiles(): Generator<[string, string]> {
+  yield [
+    'Dockerfile',
+    `FROM --platform=$BUILDPLATFORM busybox:latest AS build
+ARG TARGETARCH
+WORKDIR /src
+COPY src/ ./
+RUN mkdir /out && uname -m > /out/build-arch && echo "$TARGETARCH" > /out/target && find . -type f | sort | xargs cat | gzip -9 > /out/app-$TARGETARCH.gz
+
+FROM --platform=$TARGETPLATFORM busybox:latest
+RUN uname -m > /arch && seq 1 200000 > /numbers && gzip -9 /numbers && sha256sum /numbers.gz > /numbers.sha256
+COPY --from=build /out/ /app/
+CMD ["cat", "/arch"]
+`,
+  ];
+  for (let module = 0; module < 10; module++) {
+    for (let unit = 0; unit < 10; unit++) {
+      const name = `module${pad(module)}/unit${pad(unit)}.c`;
+      yield [`src/${name}`, sourceText(name, 40 + ((module * 10 + unit) % 60))];
+    }
+  }
+}
+
+export const WORKLOADS: readonly Workload[] = [twoStage, largeContext, parallelStages, largeLayer, multiPlatform];
 
 export function dockerfileOf(workload: Workload): string {
   const dockerfile = new Map(workload.files()).get('Dockerfile');

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GantryError } from '../../src/util/errors.js';
 import { parseProcStat } from '../memory.js';
-import { removeStateDir } from '../mounts.js';
+import { removeStateDir, retireStateDir } from '../mounts.js';
 import { runChecked, type CommandLine } from '../process.js';
-import { BASE_IMAGE, type BuildTool, type ToolSetting } from './tool.js';
+import { BASE_IMAGE, baseRootfsTar, type BuildTool, type ToolSetting } from './tool.js';
 
 /** Debian's client; another `docker` on the PATH may need buildx for BuildKit. */
 const DOCKER_CLIENT = '/usr/bin/docker';
@@ -24,7 +24,7 @@ export async function openBuildKit(setting: ToolSetting): Promise<BuildTool> {
   if (!existsSync(DOCKER_CLIENT)) {
     throw new GantryError(`BuildKit cannot run: ${DOCKER_CLIENT} is missing`, { hint: 'install Debian docker.io (bash scripts/install-deps.sh)' });
   }
-  const daemon = new PrivateDockerd(setting.stateDir);
+  const daemon = new PrivateDockerd(setting.stateDir, setting.trashDir);
   await daemon.start();
   const docker = (args: string[]): CommandLine => ({
     file: DOCKER_CLIENT,
@@ -39,17 +39,28 @@ export async function openBuildKit(setting: ToolSetting): Promise<BuildTool> {
       const version = await runChecked(docker(['version', '--format', '{{.Client.Version}} / {{.Server.Version}}']), 'docker version');
       return { 'docker client / engine': version.stdout.trim() };
     },
-    async resetToBase() {
+    async resetToBase(platforms) {
+      if (platforms !== undefined) throw noMultiPlatform();
       await daemon.stop();
       await daemon.start();
-      await runChecked(docker(['import', '--change', 'CMD ["sh"]', setting.baseRootfsTar, BASE_IMAGE]), 'docker import of the base image');
+      await runChecked(docker(['import', '--change', 'CMD ["sh"]', baseRootfsTar(setting, setting.hostPlatform), BASE_IMAGE]), 'docker import of the base image');
     },
-    buildCommand: (contextDir, tag) => docker(['build', '--network=host', '-q', '-t', tag, contextDir]),
+    buildCommand(request) {
+      if (request.platforms !== undefined) throw noMultiPlatform();
+      return docker(['build', '--network=host', '-q', '-t', request.tag, request.contextDir]);
+    },
     async close() {
       await daemon.stop();
       await removeStateDir(setting.stateDir);
     },
   };
+}
+
+/** Docker 20.10 takes one platform per build (`--platform a,b` is "an invalid component"), and its image store holds no index. */
+function noMultiPlatform(): GantryError {
+  return new GantryError("BuildKit of Debian's Docker engine cannot build several platforms into its image store", {
+    hint: 'leave BuildKit out of multi-platform workloads',
+  });
 }
 
 class PrivateDockerd {
@@ -63,7 +74,10 @@ class PrivateDockerd {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(stateDir: string) {
+  constructor(
+    stateDir: string,
+    private readonly trashDir: string,
+  ) {
     this.host = `unix://${join(stateDir, 'docker.sock')}`;
     this.clientConfigDir = join(stateDir, 'client');
     this.dataRoot = join(stateDir, 'data');
@@ -75,8 +89,8 @@ class PrivateDockerd {
 
   /** Starts on an empty data root and waits until the API answers. */
   async start(): Promise<void> {
-    await removeStateDir(this.dataRoot);
-    await removeStateDir(this.execRoot);
+    await retireStateDir(this.dataRoot, this.trashDir);
+    await retireStateDir(this.execRoot, this.trashDir);
     await mkdir(this.clientConfigDir, { recursive: true });
     // An empty configuration, so that the machine's /etc/docker/daemon.json does not apply.
     await writeFile(this.configFile, '{}\n');

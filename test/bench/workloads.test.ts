@@ -20,19 +20,25 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
 }
 
-test('every workload builds FROM the base image, compares all three tools against BuildKit, and changes a file it has', () => {
-  assert.deepEqual(WORKLOADS.map((w) => w.name), ['two-stage', 'large-context', 'parallel-stages', 'large-layer']);
+const SINGLE_PLATFORM = WORKLOADS.filter((w) => w.platforms === undefined);
+
+test('every workload builds FROM the base image and changes a file it has; single-platform ones compare all three tools against BuildKit', () => {
+  assert.deepEqual(WORKLOADS.map((w) => w.name), ['two-stage', 'large-context', 'parallel-stages', 'large-layer', 'multi-platform']);
   for (const w of WORKLOADS) {
     assert.ok(paths(w).includes(w.changedFile), w.name);
-    const dockerfile = dockerfileOf(w);
-    assert.match(dockerfile, /^FROM busybox:latest/, w.name);
+    assert.match(dockerfileOf(w), /^FROM (--platform=\S+ )?busybox:latest/, w.name);
+    assert.ok(w.tools.includes(w.baseline) && w.tools.includes('gantry'), w.name);
+  }
+  assert.deepEqual(SINGLE_PLATFORM.map((w) => w.name), ['two-stage', 'large-context', 'parallel-stages', 'large-layer']);
+  for (const w of SINGLE_PLATFORM) {
     assert.deepEqual(w.tools, ['gantry', 'buildah', 'buildkit']);
     assert.equal(w.baseline, 'buildkit');
+    assert.equal(w.leftOut, undefined);
   }
 });
 
 test('the issue\'s targets: no-op 0.5, one-file change 0.7, cold 1.0, but 0.6 for the 512 MiB layer', () => {
-  for (const w of WORKLOADS) {
+  for (const w of SINGLE_PLATFORM) {
     assert.equal(w.targets.noop, 0.5);
     assert.equal(w.targets.change, 0.7);
     assert.equal(w.targets.cold, w.name === 'large-layer' ? 0.6 : 1.0);
@@ -74,6 +80,38 @@ test('large-layer: one RUN writing 256 MiB of random bytes and 256 MiB of zeros'
   const runs = dockerfile.match(/^RUN .*$/gm) ?? [];
   assert.equal(runs.length, 1);
   assert.match(runs[0] ?? '', /if=\/dev\/urandom .*bs=1M count=256 .*if=\/dev\/zero .*bs=1M count=256/);
+});
+
+test('multi-platform: amd64 and arm64 against Buildah at 0.7×, BuildKit left out with the reason', () => {
+  const w = workload('multi-platform');
+  assert.deepEqual(w.platforms, ['linux/amd64', 'linux/arm64']);
+  assert.deepEqual(w.tools, ['gantry', 'buildah']);
+  assert.equal(w.baseline, 'buildah');
+  assert.deepEqual(w.targets, { cold: 0.7, noop: 0.7, change: 0.7 });
+  assert.match(w.leftOut?.buildkit ?? '', /image store cannot hold a multi-platform image/);
+  assert.ok(w.changedFile.startsWith('src/'), 'the change reaches the build-platform stage');
+});
+
+test('multi-platform: a build-platform stage for the target architecture, copied after a RUN of the target platform', () => {
+  const stages = dockerfileOf(workload('multi-platform')).split(/^(?=FROM )/m);
+  assert.equal(stages.length, 2);
+  const [build = '', final = ''] = stages;
+  assert.match(build, /^FROM --platform=\$BUILDPLATFORM busybox:latest AS build\nARG TARGETARCH\n/);
+  assert.match(build, /^COPY src\/ \.\/$/m);
+  assert.match(build, /^RUN .*uname -m > \/out\/build-arch.*\$TARGETARCH/m);
+  assert.match(final, /^FROM --platform=\$TARGETPLATFORM busybox:latest\n/);
+  const finalSteps = final.split('\n').filter((line) => /^(RUN|COPY) /.test(line));
+  assert.match(finalSteps[0] ?? '', /^RUN uname -m > \/arch && /, 'the emulated RUN comes first: a source change leaves it cached');
+  assert.equal(finalSteps[1], 'COPY --from=build /out/ /app/');
+});
+
+test('multi-platform: the check expects each platform\'s machine, the host\'s for the build stage, and the target architecture', () => {
+  const check = workload('multi-platform').check;
+  assert.ok(check);
+  assert.equal(check.expectedOutput('linux/arm64', 'linux/amd64'), 'aarch64 aarch64 x86_64 arm64\n');
+  assert.equal(check.expectedOutput('linux/amd64', 'linux/amd64'), 'x86_64 x86_64 x86_64 amd64\n');
+  assert.equal(check.expectedOutput('linux/amd64', 'linux/arm64'), 'x86_64 x86_64 aarch64 amd64\n');
+  assert.throws(() => check.expectedOutput('linux/s390x', 'linux/amd64'), /s390x/);
 });
 
 test('generating writes exactly the files; a change gives one file content it never had', async () => {
