@@ -4,6 +4,8 @@
  * including what it calls, and the busiest functions. A measurement to read, not a test:
  *
  *   node --cpu-prof --cpu-prof-dir=DIR dist/src/cli/main.js build ...
+ *
+ * (the compiled modules, not the dist/bin bundle, so that time is attributed to gantry's modules)
  *   node dist/bench/cpu-profile.js DIR/*.cpuprofile
  */
 import { readFile } from 'node:fs/promises';

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p .
-gantry() { node dist/src/cli/main.js "$@"; }
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+npm run --silent build
+gantry() { node dist/bin/gantry.js "$@"; }
 
 if ! gantry inspect busybox:latest >/dev/null 2>&1; then
   work=$(mktemp -d)

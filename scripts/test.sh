@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p .
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+npm run --silent build
 mapfile -t files < <(find dist/test -name '*.test.js' | sort | grep -- "${GANTRY_TEST_FILTER:-}")
 exec node --test --test-concurrency=2 "${files[@]}"

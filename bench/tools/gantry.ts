@@ -8,7 +8,7 @@ import { runChecked, type CommandLine } from '../process.js';
 import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type BuildTool, type ToolSetting } from './tool.js';
 
 /** This checkout's build. */
-export const CHECKOUT_GANTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CHECKOUT_GANTRY = fileURLToPath(new URL('../bin/gantry.js', import.meta.url));
 
 /** How to run the gantry CLI `cli`: a main.js (run with this Node) or an executable. */
 function gantryInvocation(cli: string): (args: string[]) => CommandLine {

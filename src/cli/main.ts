@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** gantry's command line: one file per command under commands/; errors are printed, never thrown at the user. */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { formatGantryError, isGantryError } from '../util/errors.js';
 import { createCliContext } from './context.js';
 import { registerCommands } from './commands/index.js';
@@ -10,12 +10,19 @@ import { registerCommands } from './commands/index.js';
 // leaves them queued. Set before the first asynchronous file operation creates the pool.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** The package's version, from the nearest package.json above this file: compiled (dist/src/cli) or bundled (dist/bin). */
+function packageVersion(): string {
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    const manifest = new URL('package.json', dir);
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    if (dir.pathname === '/') throw new Error('gantry: package.json not found above the program');
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('gantry')
     .description('Build OCI container images from Dockerfiles, without a daemon')
-    .version(pkg.version)
+    .version(packageVersion())
     .option('--root <dir>', 'store directory (default: $GANTRY_ROOT, /var/lib/gantry as root, else $XDG_DATA_HOME/gantry)')
     .showSuggestionAfterError(true)
     // Options after `run IMAGE` belong to the container's command, as with docker run.

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const gantryBin = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+export const gantryBin = join(process.cwd(), 'dist', 'bin', 'gantry.js');
 
 export interface GantryResult {
   code: number;
