@@ -1,10 +1,11 @@
 /**
- * Inter-process locks on files in the store, held with the kernel's flock(2) through util-linux
- * `flock`: the lock lives as long as a small child process whose stdin is our pipe, so a gantry
- * process that is killed at any moment releases its locks with it — no stale lock files to clean up.
+ * Inter-process locks on files in the store, with the kernel's flock(2). Node cannot call flock, so
+ * util-linux `flock` takes the lock on a descriptor it inherits from us and exits; the lock belongs
+ * to the open file, which we keep open until release. A gantry process killed at any moment closes
+ * its files and so releases its locks — no stale lock files to clean up, no holder process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GantryError } from '../util/errors.js';
 
@@ -16,60 +17,42 @@ export interface HeldLock {
 
 export async function acquireLock(path: string, mode: LockMode, waitMessage?: (message: string) => void): Promise<HeldLock> {
   await mkdir(dirname(path), { recursive: true });
-  const child = spawn('flock', [mode === 'shared' ? '-s' : '-x', path, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    // Own process group: a Ctrl-C meant for gantry must not drop the lock before gantry has cleaned up.
-    detached: true,
-  });
+  const file = await open(path, 'a');
   const slowNotice = waitMessage
     ? setTimeout(() => waitMessage(`waiting for another gantry process to release ${path}`), 1000)
     : undefined;
   try {
-    await waitForLocked(child, path);
+    await lockDescriptor(file.fd, mode, path);
+  } catch (err) {
+    await file.close();
+    throw err;
   } finally {
     if (slowNotice) clearTimeout(slowNotice);
   }
-  // The holder must not keep our event loop alive, nor die with a signal meant for us before we release.
-  child.unref();
-  (child.stdout as { unref?: () => void } | null)?.unref?.();
-  (child.stderr as { unref?: () => void } | null)?.unref?.();
-  (child.stdin as { unref?: () => void } | null)?.unref?.();
   let released = false;
   return {
     release: async () => {
       if (released) return;
       released = true;
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
-      });
-      // Waiting for the holder's exit must keep the event loop alive, or a short script could end first.
-      child.ref();
-      child.stdin?.end();
-      await exited;
+      await file.close();
     },
   };
 }
 
-function waitForLocked(child: ChildProcess, path: string): Promise<void> {
+/** Runs `flock` on `fd`, passed to it as its descriptor 3; resolves once it holds the lock. */
+function lockDescriptor(fd: number, mode: LockMode, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
+    const child = spawn('flock', [mode === 'shared' ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let stderr = '';
-    const onData = (chunk: Buffer) => {
-      if (chunk.toString().includes('locked')) {
-        child.stdout?.off('data', onData);
-        child.off('exit', onExit);
-        resolve();
-      }
-    };
-    const onExit = (code: number | null) => {
-      reject(new GantryError(`could not lock ${path} (flock exited with ${code}): ${stderr.trim()}`, {
-        hint: 'gantry needs util-linux flock and write access to its store directory',
-      }));
-    };
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
     child.once('error', (err) => reject(new GantryError(`could not start flock to lock ${path}: ${err.message}`, { cause: err })));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(new GantryError(`could not lock ${path} (flock ${signal ? `killed by ${signal}` : `exited with ${code}`}): ${stderr.trim()}`, {
+          hint: 'gantry needs util-linux flock and write access to its store directory',
+        }));
+    });
   });
 }
 
