@@ -52,7 +52,7 @@ async function gzipCommand(): Promise<number> {
 
 console.log(`512 MiB, half random / half zero, ${availableParallelism()} cores`);
 for (let round = 1; round <= 2; round++) {
-  await time(`gantry compressLayer (gzip 6, ${availableParallelism()} workers)`, async () => {
+  await time(`gantry compressLayer (gzip 6, ${availableParallelism()} cores)`, async () => {
     const sink = new CountingSink();
     await compressLayer(input(), sink);
     return sink.bytes;

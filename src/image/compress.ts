@@ -2,10 +2,12 @@
  * One-pass layer compression: from tar bytes to the compressed blob, computing on the way the diffID
  * (sha256 of the tar), the uncompressed size, and the blob's digest and size.
  *
- * gzip runs on all cores: the input is cut into fixed-size blocks, worker threads turn each block into a
- * complete gzip member, and the members are written in input order. A multi-member gzip file is one valid
- * gzip stream for every reader (RFC 1952 §2.2). Block boundaries depend only on byte offsets and each
- * block's encoding only on its bytes, so the output is deterministic whatever the number of cores.
+ * gzip runs on all cores: the input is cut into fixed-size blocks, zlib turns each block into a complete
+ * gzip member on libuv's thread pool, several blocks at once, and the members are written in input order.
+ * A multi-member gzip file is one valid gzip stream for every reader (RFC 1952 §2.2). Block boundaries
+ * depend only on byte offsets and each block's encoding only on its bytes, so the output is deterministic
+ * whatever the number of cores. (The thread pool, unlike worker threads, costs nothing to start: a small
+ * layer is compressed in the time a worker thread would take to boot.)
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -13,12 +15,11 @@ import { rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Worker } from 'node:worker_threads';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflateRaw, gzip, gzipSync } from 'node:zlib';
 import { hashToDigest, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import { tempSibling } from '../util/fs.js';
-import type { GzipJob, GzipJobResult } from './gzip-protocol.js';
 import { MediaType } from './types.js';
 
 export type LayerCompression = 'gzip' | 'none';
@@ -33,7 +34,7 @@ export interface CompressLayerOptions {
   level?: number;
   /** Bytes per gzip member; default 1 MiB. */
   blockSize?: number;
-  /** Blocks being compressed or waiting to be written at once; default twice the worker count. */
+  /** Blocks being compressed or waiting to be written at once; default twice the number of cores. */
   maxBlocksInFlight?: number;
 }
 
@@ -52,81 +53,46 @@ export interface CompressedLayer {
 
 const DEFAULT_BLOCK_SIZE = 1 << 20;
 
-interface PendingJob {
-  resolve: (result: GzipJobResult) => void;
-  reject: (err: unknown) => void;
+const gzipAsync = promisify(gzip);
+const deflateRawAsync = promisify(deflateRaw);
+
+const SAMPLE_SIZE = 8 * 1024;
+const SAMPLE_COUNT = 3;
+/** A sample that deflates to more than this fraction of its size marks the block as incompressible. */
+const INCOMPRESSIBLE_RATIO = 0.95;
+/** Below this fraction (runs of zeros, sparse files) the fastest level compresses as well as any. */
+const TRIVIAL_RATIO = 0.02;
+
+/**
+ * The deflate level for a block, from a few evenly spaced samples deflated at the fastest level:
+ * 0 (stored) for incompressible data (already compressed, random), 1 for trivially compressible data,
+ * else the requested level. Deterministic in the block's bytes, so the output never depends on timing.
+ */
+async function levelFor(block: Uint8Array, requested: number): Promise<number> {
+  if (block.length < SAMPLE_SIZE * SAMPLE_COUNT) return requested;
+  const stride = Math.floor((block.length - SAMPLE_SIZE) / (SAMPLE_COUNT - 1));
+  const samples = Array.from({ length: SAMPLE_COUNT }, (_, i) => block.subarray(i * stride, i * stride + SAMPLE_SIZE));
+  const deflated = await Promise.all(samples.map((sample) => deflateRawAsync(sample, { level: 1 })));
+  const sampled = samples.reduce((sum, sample) => sum + sample.length, 0);
+  const compressed = deflated.reduce((sum, output) => sum + output.length, 0);
+  if (compressed > sampled * INCOMPRESSIBLE_RATIO) return 0;
+  if (compressed < sampled * TRIVIAL_RATIO) return 1;
+  return requested;
 }
 
-/** A worker and the jobs it has not answered yet (a worker answers in the order it was asked). */
-class PoolWorker {
-  readonly pending = new Map<number, PendingJob>();
-  private failed = false;
-
-  constructor(readonly worker: Worker, private readonly onDead: (w: PoolWorker) => void) {
-    worker.unref();
-    worker.on('message', (result: GzipJobResult) => {
-      const job = this.pending.get(result.id);
-      if (!job) return;
-      this.pending.delete(result.id);
-      if (this.pending.size === 0) worker.unref();
-      job.resolve(result);
-    });
-    worker.on('error', (err) => this.fail(err));
-    worker.on('exit', (code) => this.fail(new Error(`gzip worker exited with code ${code}`)));
-  }
-
-  get dead(): boolean {
-    return this.failed;
-  }
-
-  submit(job: GzipJob, handlers: PendingJob): void {
-    // A worker with work keeps the process alive; an idle one must not.
-    if (this.pending.size === 0) this.worker.ref();
-    this.pending.set(job.id, handlers);
-    this.worker.postMessage(job, [job.block]);
-  }
-
-  private fail(err: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    for (const job of this.pending.values()) job.reject(err);
-    this.pending.clear();
-    this.onDead(this);
-  }
+interface GzipMember {
+  output: Buffer;
+  /** True when the block was stored (level 0) because it looked incompressible. */
+  stored: boolean;
 }
 
-class GzipWorkerPool {
-  private readonly workers: PoolWorker[] = [];
-  private nextId = 0;
-
-  constructor(readonly size: number) {}
-
-  compress(block: ArrayBuffer, length: number, level: number): Promise<GzipJobResult> {
-    const worker = this.pickWorker();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => worker.submit({ id, block, length, level }, { resolve, reject }));
-  }
-
-  private pickWorker(): PoolWorker {
-    if (this.workers.length < this.size) {
-      const worker = new PoolWorker(new Worker(new URL('./gzip-worker.js', import.meta.url)), (dead) => {
-        const index = this.workers.indexOf(dead);
-        if (index >= 0) this.workers.splice(index, 1);
-      });
-      this.workers.push(worker);
-      return worker;
-    }
-    let best = this.workers[0]!;
-    for (const candidate of this.workers) if (candidate.pending.size < best.pending.size) best = candidate;
-    return best;
-  }
-}
-
-let sharedPool: GzipWorkerPool | undefined;
-
-function gzipPool(): GzipWorkerPool {
-  sharedPool ??= new GzipWorkerPool(Math.max(1, availableParallelism()));
-  return sharedPool;
+/** One block as one complete gzip member, compressed on the thread pool. */
+async function gzipBlock(block: Uint8Array, requestedLevel: number): Promise<GzipMember> {
+  const level = await levelFor(block, requestedLevel);
+  // An output buffer larger than any member (stored data grows by a few bytes per 64 KiB), so that
+  // zlib compresses the block in one pass instead of one thread-pool round trip per 16 KiB.
+  const output = await gzipAsync(block, { level, chunkSize: block.length + (block.length >>> 3) + 1024 });
+  return { output, stored: level === 0 };
 }
 
 interface StreamTotals {
@@ -134,13 +100,9 @@ interface StreamTotals {
   size: number;
 }
 
-/** Hashes and counts the input while cutting it into blocks, each in its own transferable ArrayBuffer. */
-async function* inputBlocks(
-  source: ByteSource,
-  blockSize: number,
-  totals: StreamTotals,
-): AsyncGenerator<{ buffer: ArrayBuffer; length: number }> {
-  let block = new Uint8Array(new ArrayBuffer(blockSize));
+/** Hashes and counts the input while cutting it into blocks, each in a buffer of its own. */
+async function* inputBlocks(source: ByteSource, blockSize: number, totals: StreamTotals): AsyncGenerator<Uint8Array> {
+  let block = new Uint8Array(blockSize);
   let used = 0;
   for await (const chunk of source) {
     totals.hash.update(chunk);
@@ -152,13 +114,13 @@ async function* inputBlocks(
       used += take;
       offset += take;
       if (used === blockSize) {
-        yield { buffer: block.buffer as ArrayBuffer, length: used };
-        block = new Uint8Array(new ArrayBuffer(blockSize));
+        yield block;
+        block = new Uint8Array(blockSize);
         used = 0;
       }
     }
   }
-  if (used > 0) yield { buffer: block.buffer as ArrayBuffer, length: used };
+  if (used > 0) yield block.subarray(0, used);
 }
 
 function ignoreRejection(promise: Promise<unknown>): void {
@@ -171,15 +133,14 @@ async function* gzipMembers(
   inputTotals: StreamTotals,
   counts: { blocks: number; stored: number },
 ): AsyncGenerator<Buffer> {
-  const pool = gzipPool();
-  const inFlight: Array<Promise<GzipJobResult>> = [];
-  const member = (result: GzipJobResult): Buffer => {
+  const inFlight: Array<Promise<GzipMember>> = [];
+  const member = (result: GzipMember): Buffer => {
     counts.blocks++;
     if (result.stored) counts.stored++;
-    return Buffer.from(result.output, 0, result.length);
+    return result.output;
   };
   for await (const block of inputBlocks(source, options.blockSize, inputTotals)) {
-    const job = pool.compress(block.buffer, block.length, options.level);
+    const job = gzipBlock(block, options.level);
     // Awaited in order below; this only keeps a failure of a later job from being reported as unhandled.
     ignoreRejection(job);
     inFlight.push(job);
@@ -209,7 +170,7 @@ function validate(options: CompressLayerOptions): Required<Pick<CompressLayerOpt
   if (!Number.isInteger(blockSize) || blockSize < 64 * 1024) {
     throw new GantryError(`invalid gzip block size ${blockSize}`, { hint: 'blocks are at least 64 KiB' });
   }
-  const maxBlocksInFlight = options.maxBlocksInFlight ?? 2 * gzipPool().size;
+  const maxBlocksInFlight = options.maxBlocksInFlight ?? 2 * availableParallelism();
   if (!Number.isInteger(maxBlocksInFlight) || maxBlocksInFlight < 1) {
     throw new GantryError(`invalid number of blocks in flight ${maxBlocksInFlight}`);
   }
