@@ -8,12 +8,12 @@ import { runChecked, type CommandLine } from '../process.js';
 import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type BuildTool, type ToolSetting } from './tool.js';
 
 /** This checkout's build. */
-export const CHECKOUT_GANTRY = fileURLToPath(new URL('../bin/gantry.js', import.meta.url));
+export const CHECKOUT_GANTRY = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 
 /** How to run the gantry CLI `cli`: a main.js (run with this Node) or an executable. */
 function gantryInvocation(cli: string): (args: string[]) => CommandLine {
   const entry = resolve(cli);
-  if (!existsSync(entry)) throw new GantryError(`no gantry CLI at ${entry}`, { hint: 'build it first (npx tsc -p .)' });
+  if (!existsSync(entry)) throw new GantryError(`no gantry CLI at ${entry}`, { hint: 'build it first (npm run build)' });
   return (args) => (entry.endsWith('.js') ? { file: process.execPath, args: [entry, ...args] } : { file: entry, args });
 }
 
