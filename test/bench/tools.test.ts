@@ -1,10 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { buildahBuildArgs } from '../../bench/tools/buildah.js';
-import { gantryBuildArgs } from '../../bench/tools/gantry.js';
+import { CHECKOUT_GANTRY, gantryBuildArgs } from '../../bench/tools/gantry.js';
 import { architectureOf, baseRootfsTar, type ToolSetting } from '../../bench/tools/tool.js';
 
 const platforms = ['linux/amd64', 'linux/arm64'];
+
+test("gantry: the checkout's command is the bundle npm run build makes", () => {
+  assert.ok(existsSync(CHECKOUT_GANTRY), `${CHECKOUT_GANTRY} is missing`);
+  assert.match(CHECKOUT_GANTRY, /dist\/bin\/gantry\.js$/);
+});
 
 test('gantry: one build command, with --platform only when the workload names platforms', () => {
   assert.deepEqual(gantryBuildArgs({ contextDir: 'CTX', tag: 'app:1' }), ['build', '-q', '-t', 'app:1', 'CTX']);
