@@ -13,7 +13,7 @@ import { entryDepth, typeCode, type SelectedEntry } from './entries.js';
 export const SUMMARY_FORMAT = 'gantry.selection-summary/v1';
 
 /** Default number of entries a summary keeps per source. */
-export const DEFAULT_SUMMARY_LIMIT = 2000;
+export const DEFAULT_SUMMARY_LIMIT = 10_000;
 
 /**
  * One summarized entry: its path relative to the root (the context or a stage), type code

@@ -156,3 +156,21 @@ test('when even the matches do not fit, the first ones are kept and a later chan
     await cleanup();
   }
 });
+
+test('by default a context of thousands of files is summarized file by file, so a miss names the file', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // The shape of a typical application: 6,000 files in 60 packages (the benchmark's large context).
+    const app: TreeSpec = {};
+    for (let p = 0; p < 60; p++) for (let f = 0; f < 100; f++) app[`app/pkg${p}/file${f}.js`] = `${p}/${f}`;
+    await makeTree(dir, app);
+    const before = await selectSources(dir, ['.']);
+    assert.equal(before.summary.sources[0]?.truncated, false);
+    await writeFile(join(dir, 'app/pkg17/file42.js'), 'changed');
+    const after = await selectSources(dir, ['.']);
+    const stored = JSON.parse(JSON.stringify(before.summary)) as SelectionSummary;
+    assert.equal(explainSelectionChange(stored, after.summary), 'app/pkg17/file42.js content changed');
+  } finally {
+    await cleanup();
+  }
+});
