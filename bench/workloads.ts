@@ -50,6 +50,16 @@ const ALL_TOOLS: readonly ToolName[] = ['gantry', 'buildah', 'buildkit'];
 /** The issue's targets for every workload: no-op ≤ 0.5×, one-file change ≤ 0.7×, cold ≤ 1.0×. */
 const DEFAULT_TARGETS: Readonly<Record<Scenario, number>> = { cold: 1.0, noop: 0.5, change: 0.7 };
 
+/** `src/moduleMM/unitUU.c` files, `modules` × `unitsPerModule` of them, of 40–99 lines each. */
+function* sourceTree(modules: number, unitsPerModule: number): Generator<[string, string]> {
+  for (let module = 0; module < modules; module++) {
+    for (let unit = 0; unit < unitsPerModule; unit++) {
+      const name = `module${pad(module)}/unit${pad(unit)}.c`;
+      yield [`src/${name}`, sourceText(name, 40 + ((module * unitsPerModule + unit) % 60))];
+    }
+  }
+}
+
 /** `count` lines of text that differ per `seed`, so files do not deduplicate into one. */
 function sourceText(seed: string, count: number): string {
   let text = '';
@@ -112,12 +122,7 @@ COPY --from=build /out/ /app/
 CMD ["cat", "/app/size.txt"]
 `,
   ];
-  for (let module = 0; module < 10; module++) {
-    for (let unit = 0; unit < 20; unit++) {
-      const name = `module${pad(module)}/unit${pad(unit)}.c`;
-      yield [`src/${name}`, sourceText(name, 40 + ((module * 20 + unit) % 60))];
-    }
-  }
+  yield* sourceTree(10, 20);
 }
 
 /** 30,000 files: 6,000 under app/ (500 of them *.log, ignored), 20,000 under node_modules/ and 4,000 under .cache/ (ignored). */
@@ -261,12 +266,7 @@ COPY --from=build /out/ /app/
 CMD ["cat", "/arch"]
 `,
   ];
-  for (let module = 0; module < 10; module++) {
-    for (let unit = 0; unit < 10; unit++) {
-      const name = `module${pad(module)}/unit${pad(unit)}.c`;
-      yield [`src/${name}`, sourceText(name, 40 + ((module * 10 + unit) % 60))];
-    }
-  }
+  yield* sourceTree(10, 10);
 }
 
 export const WORKLOADS: readonly Workload[] = [twoStage, largeContext, parallelStages, largeLayer, multiPlatform];
