@@ -6,8 +6,8 @@
  *   copy snapshotter.
  * Entries come in byte-sorted depth-first order, each directory before its contents.
  */
-import { open, lstat, readlink } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { lstatSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../util/errors.js';
 import { type LayerEntry, opaqueWhiteoutEntry, whiteoutEntry } from '../image/layer-entry.js';
@@ -67,7 +67,7 @@ function sameXattrs(a: Map<string, Buffer> | undefined, b: Map<string, Buffer> |
   return true;
 }
 
-async function entryFromStat(path: string, fullPath: string, st: BigIntStats, xattrs: Map<string, Buffer> | undefined): Promise<LayerEntry> {
+function entryFromStat(path: string, fullPath: string, st: BigIntStats, xattrs: Map<string, Buffer> | undefined): LayerEntry {
   const type = fileType(st);
   if (type === 'socket') throw new Error('sockets are filtered out before entries are built');
   const entry: LayerEntry = {
@@ -80,7 +80,7 @@ async function entryFromStat(path: string, fullPath: string, st: BigIntStats, xa
     mtime: wholeSeconds(st.mtimeNs),
   };
   if (type === 'file' && entry.size > 0) entry.source = { kind: 'path', path: fullPath };
-  if (type === 'symlink') entry.linkTarget = await readlink(fullPath);
+  if (type === 'symlink') entry.linkTarget = readlinkSync(fullPath);
   if (type === 'char' || type === 'block') {
     const { major, minor } = deviceNumbers(st.rdev);
     entry.devMajor = major;
@@ -130,10 +130,10 @@ export async function* overlayUpperEntries(upperDir: string): AsyncGenerator<Lay
   const firstLink = new Map<string, string>();
 
   async function* walk(dir: string): AsyncGenerator<LayerEntry> {
-    for (const name of await readdirSorted(join(upperDir, dir))) {
+    for (const name of readdirSorted(join(upperDir, dir))) {
       const path = childPath(dir, name);
       const fullPath = join(upperDir, path);
-      const st = await lstat(fullPath, { bigint: true });
+      const st = lstatSync(fullPath, { bigint: true });
       const type = fileType(st);
       const attrs = xattrs.get(path);
       refuseIncompleteUpper(path, attrs);
@@ -143,7 +143,7 @@ export async function* overlayUpperEntries(upperDir: string): AsyncGenerator<Lay
         yield whiteoutEntry(path);
         continue;
       }
-      const entry = await entryFromStat(path, fullPath, st, layerXattrs(attrs));
+      const entry = entryFromStat(path, fullPath, st, layerXattrs(attrs));
       if (type !== 'dir' && st.nlink > 1n) {
         const first = firstLink.get(inodeKey(st));
         if (first !== undefined) {
@@ -225,7 +225,7 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
       if (emittedDirs.has(dir)) continue;
       emittedDirs.add(dir);
       const fullPath = join(upperDir, dir);
-      yield await entryFromStat(dir, fullPath, await lstat(fullPath, { bigint: true }), layerXattrs(upperXattrs.get(dir)));
+      yield entryFromStat(dir, fullPath, lstatSync(fullPath, { bigint: true }), layerXattrs(upperXattrs.get(dir)));
     }
   }
 
@@ -243,7 +243,7 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
     if (hardlinked) {
       const source = linkSource.get(key);
       if (source !== undefined) {
-        yield* emit(asHardlink(await entryFromStat(path, fullPath, st, layerXattrs(upperXattrs.get(path))), source));
+        yield* emit(asHardlink(entryFromStat(path, fullPath, st, layerXattrs(upperXattrs.get(path))), source));
         return;
       }
       if (!changed) {
@@ -253,7 +253,7 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
       }
     }
     if (!changed) return;
-    const entry = await entryFromStat(path, fullPath, st, layerXattrs(upperXattrs.get(path)));
+    const entry = entryFromStat(path, fullPath, st, layerXattrs(upperXattrs.get(path)));
     yield* emit(entry);
     if (hardlinked) {
       linkSource.set(key, path);
@@ -267,9 +267,9 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
   async function* added(path: string, st: BigIntStats): AsyncGenerator<LayerEntry> {
     yield* emitUpper(path, st, true);
     if (fileType(st) !== 'dir') return;
-    for (const name of await readdirSorted(join(upperDir, path))) {
+    for (const name of readdirSorted(join(upperDir, path))) {
       const child = childPath(path, name);
-      const childSt = await lstat(join(upperDir, child), { bigint: true });
+      const childSt = lstatSync(join(upperDir, child), { bigint: true });
       if (fileType(childSt) === 'socket') continue;
       yield* added(child, childSt);
     }
@@ -281,7 +281,7 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
     const type = fileType(upper);
     if (type === 'dir') return false;
     if (lower.mtimeNs !== upper.mtimeNs) return true;
-    if (type === 'symlink') return (await readlink(join(lowerDir, path))) !== (await readlink(join(upperDir, path)));
+    if (type === 'symlink') return readlinkSync(join(lowerDir, path)) !== readlinkSync(join(upperDir, path));
     if (type !== 'file') return false;
     if (lower.size !== upper.size) return true;
     if (upper.size === 0n) return false;
@@ -290,7 +290,7 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
   }
 
   async function* walk(dir: string): AsyncGenerator<LayerEntry> {
-    const [lowerNames, upperNames] = await Promise.all([readdirSorted(join(lowerDir, dir)), readdirSorted(join(upperDir, dir))]);
+    const [lowerNames, upperNames] = [readdirSorted(join(lowerDir, dir)), readdirSorted(join(upperDir, dir))];
     let li = 0;
     let ui = 0;
     while (li < lowerNames.length || ui < upperNames.length) {
@@ -301,14 +301,14 @@ export async function* treeDiffEntries(lowerDir: string, upperDir: string, optio
         yield* emit(whiteoutEntry(path));
         continue;
       }
-      const upper = await lstat(join(upperDir, path), { bigint: true });
+      const upper = lstatSync(join(upperDir, path), { bigint: true });
       const upperType = fileType(upper);
       if (upperType === 'socket') continue;
       if (order > 0) {
         yield* added(path, upper);
         continue;
       }
-      const lower = await lstat(join(lowerDir, path), { bigint: true });
+      const lower = lstatSync(join(lowerDir, path), { bigint: true });
       if (fileType(lower) !== upperType) {
         // Replaced by another type: the new entry replaces the old one whole when applied.
         yield* added(path, upper);

@@ -4,7 +4,7 @@
  * device nodes and fifos (GNU tar extracting a small archive gantry writes). Plus the sorted directory
  * listing both differs walk with.
  */
-import { readdir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { runTool } from '../util/run-tool.js';
 import { GantryError } from '../util/errors.js';
 import type { LayerEntry } from '../image/layer-entry.js';
@@ -22,9 +22,12 @@ function decodeFileName(raw: Buffer, dir: string): string {
   }
 }
 
-/** Names in `dir`, sorted by their bytes (the order Go's filepath.Walk and so Docker use). */
-export async function readdirSorted(dir: string): Promise<string[]> {
-  const raw = await readdir(dir, { encoding: 'buffer' });
+/**
+ * Names in `dir`, sorted by their bytes (the order Go's filepath.Walk and so Docker use). Synchronous,
+ * as are the walks' other metadata calls: a thread-pool round trip costs ~20× the system call.
+ */
+export function readdirSorted(dir: string): string[] {
+  const raw = readdirSync(dir, { encoding: 'buffer' });
   raw.sort(Buffer.compare);
   return raw.map((name) => decodeFileName(name, dir));
 }
