@@ -173,6 +173,15 @@ function checkSecretName(instruction: 'ARG' | 'ENV', key: string, lint: Linter, 
   }
 }
 
+/** The key/value pairs of ENV or LABEL, expanded, with LegacyKeyValueFormat run on the legacy `KEY value` form. */
+function expandPairs(instruction: InstructionOf<'env' | 'label'>, expand: Expand, lint: Linter, line: number): Array<{ key: string; value: string }> {
+  const pairs = instruction.pairs.map((pair) => ({ key: expand(pair.key), value: expand(pair.value) }));
+  for (const pair of instruction.pairs) {
+    if (pair.legacy) lint.run(Rules.LegacyKeyValueFormat, line, Messages.legacyKeyValueFormat(instruction.keyword));
+  }
+  return pairs;
+}
+
 function dispatchEnv(
   state: StageState,
   command: StageCommand,
@@ -183,10 +192,9 @@ function dispatchEnv(
   line: number,
 ): PlannedStep {
   // All words expand before any is set: `ENV A=1 B=$A` sees the previous A.
-  const pairs = instruction.pairs.map((pair) => ({ key: expand(pair.key), value: expand(pair.value), legacy: pair.legacy }));
+  const pairs = expandPairs(instruction, expand, lint, line);
   let history = 'ENV';
   for (const pair of pairs) {
-    if (pair.legacy) lint.run(Rules.LegacyKeyValueFormat, line, Messages.legacyKeyValueFormat(instruction.keyword));
     checkSecretName('ENV', pair.key, lint, line);
     history += ` ${pair.key}=${pair.value}`;
     state.env.set(pair.key, pair.value);
@@ -204,11 +212,10 @@ function dispatchLabel(
   lint: Linter,
   line: number,
 ): PlannedStep {
-  const pairs = instruction.pairs.map((pair) => ({ key: expand(pair.key), value: expand(pair.value), legacy: pair.legacy }));
+  const pairs = expandPairs(instruction, expand, lint, line);
   let history = 'LABEL';
   const labels = { ...(state.config.Labels ?? {}) };
   for (const pair of pairs) {
-    if (pair.legacy) lint.run(Rules.LegacyKeyValueFormat, line, Messages.legacyKeyValueFormat(instruction.keyword));
     labels[pair.key] = pair.value;
     history += ` ${pair.key}=${pair.value}`;
   }
