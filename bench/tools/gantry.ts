@@ -10,11 +10,11 @@ import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type Buil
 /** This checkout's build. */
 export const CHECKOUT_GANTRY = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 
-/** How to run the gantry CLI `cli`: a main.js (run with this Node) or an executable. */
-function gantryInvocation(cli: string): (args: string[]) => CommandLine {
+/** How to run the gantry CLI `cli`, a .js file (run with this Node) or an executable, found at `entry`. */
+function gantryInvocation(cli: string): { entry: string; invoke: (args: string[]) => CommandLine } {
   const entry = resolve(cli);
   if (!existsSync(entry)) throw new GantryError(`no gantry CLI at ${entry}`, { hint: 'build it first (npm run build)' });
-  return (args) => (entry.endsWith('.js') ? { file: process.execPath, args: [entry, ...args] } : { file: entry, args });
+  return { entry, invoke: (args) => (entry.endsWith('.js') ? { file: process.execPath, args: [entry, ...args] } : { file: entry, args }) };
 }
 
 /** The arguments of `gantry build` for a request, after the global options. */
@@ -28,18 +28,17 @@ export function gantryBuildArgs(request: BuildRequest): string[] {
  * steps of a foreign platform run, for every tool: the handlers are the kernel's. Gives its report.
  */
 export async function setupEmulation(cli = CHECKOUT_GANTRY): Promise<string> {
-  return (await runChecked(gantryInvocation(cli)(['setup', 'binfmt']), 'gantry setup binfmt')).stdout.trim();
+  return (await runChecked(gantryInvocation(cli).invoke(['setup', 'binfmt']), 'gantry setup binfmt')).stdout.trim();
 }
 
 export async function openGantry(setting: ToolSetting, cli = CHECKOUT_GANTRY): Promise<BuildTool> {
-  const invoke = gantryInvocation(cli);
+  const { entry, invoke } = gantryInvocation(cli);
   const root = setting.stateDir;
   const gantry = (args: string[]) => invoke(['--root', root, ...args]);
   const importBase = (platform: string, name: string) =>
     runChecked(gantry(['import', '--platform', platform, '--change', 'CMD ["sh"]', baseRootfsTar(setting, platform), name]), `gantry import of the ${platform} base image`);
   const version = (await runChecked(invoke(['--version']), 'gantry --version')).stdout.trim();
   const runc = (await runChecked({ file: 'runc', args: ['--version'] }, 'runc --version')).stdout.split('\n')[0].replace(/^runc version /, '');
-  const entry = resolve(cli);
   return {
     name: 'gantry',
     title: 'gantry',
