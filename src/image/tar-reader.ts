@@ -7,21 +7,14 @@ import { createHash } from 'node:crypto';
 import { hashToDigest, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import type { ByteSource } from './compress.js';
-import { BLOCK_SIZE, TypeFlag, paddingFor } from './tar-header.js';
+import { BLOCK_SIZE, TypeFlag, paddingFor, type TarHeaderFields } from './tar-header.js';
 
-export interface TarEntryHeader {
+/** A header as read: the fields a header encodes, with PAX records already applied to them. */
+export interface TarEntryHeader extends Omit<TarHeaderFields, 'extraRecords'> {
   /** The name as recorded (PAX path, GNU long name or prefix/name), not yet normalized. */
   name: string;
-  typeflag: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
   /** Seconds since the epoch; PAX times may carry a fraction. */
   mtime: number;
-  linkname: string;
-  devMajor: number;
-  devMinor: number;
   xattrs: Map<string, Buffer>;
 }
 
