@@ -5,7 +5,8 @@
  * supplementary groups are the primary one plus, for a user given without a group, its /etc/group
  * memberships. For file owners (--chown), BuildKit's more lenient ones (resolveOwner).
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { resolveInRoot } from '../util/scoped-path.js';
 import { errnoCode, GantryError } from '../util/errors.js';
 
@@ -47,13 +48,37 @@ export function parseGroup(text: string): GroupEntry[] {
     .map((f) => ({ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
 }
 
+/** Real passwd and group files are a few KiB; a larger one is refused rather than read into memory. */
+const MAX_ETC_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * /etc/passwd or /etc/group of an image. The image chooses what is there: only a regular file is
+ * read (opened without following a last link and without blocking, so a FIFO cannot hang the build
+ * and a device node cannot feed it the host's /dev/zero), and only up to a size cap.
+ */
 async function readEtc(rootfs: string, file: string): Promise<string> {
+  let handle;
   try {
-    return await readFile(await resolveInRoot(rootfs, `/etc/${file}`), 'utf8');
+    handle = await open(await resolveInRoot(rootfs, `/etc/${file}`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return '';
+    if (errnoCode(err) === 'ELOOP') throw notRegular(file, 'a symbolic link');
     throw err;
   }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw notRegular(file, info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device node' : 'not a regular file');
+    if (info.size > MAX_ETC_FILE_BYTES) throw new GantryError(`/etc/${file} in the image is ${info.size} bytes, more than the ${MAX_ETC_FILE_BYTES} gantry reads`);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function notRegular(file: string, what: string): GantryError {
+  return new GantryError(`/etc/${file} in the image is ${what}; users and groups are looked up only in a regular file`, {
+    hint: `make /etc/${file} a regular file in an earlier step or in the base image`,
+  });
 }
 
 const MAX_ID = 2 ** 32 - 2;

@@ -103,8 +103,9 @@ export async function readArchiveJson(files: ArchiveFiles, path: string): Promis
   const bytes = await readArchiveFile(files, path);
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
-  } catch (err) {
-    throw new GantryError(`${files.path}: ${path} is not valid JSON: ${(err as Error).message}`, {
+  } catch {
+    // The parser's message quotes the text, which may be anything: it is left out.
+    throw new GantryError(`${files.path}: ${path} is not valid JSON`, {
       hint: 'the archive is corrupt or was not written by an image tool',
     });
   }

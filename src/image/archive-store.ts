@@ -18,7 +18,9 @@ import { GantryError, errnoCode } from '../util/errors.js';
 import { pathExists } from '../util/fs.js';
 import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
 import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
-import { copyImage, type BlobStream, type CopyProgress, type ImageSink } from './copy.js';
+import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from './copy.js';
+import { MAX_MANIFEST_BYTES } from './documents.js';
+import { checkImages, configPlatform, platformImages, readImageConfig, readIndex, readManifest } from './graph.js';
 import {
   DOCKER_MANIFEST_FILE,
   DockerArchiveSink,
@@ -33,7 +35,7 @@ import {
 import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from './layout.js';
 import { formatPlatform, platformMatches } from './platform.js';
 import { familiarReference, parseReference } from './reference.js';
-import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types.js';
+import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from './types.js';
 import type { Digest } from '../util/digest.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -103,27 +105,27 @@ export async function writeImageOutput(store: Store, root: Descriptor, options: 
 
 /** The root to write: for a docker archive, the one platform's manifest. */
 async function selectForArchive(store: Store, root: Descriptor, what: string, format: ArchiveFormat, platform: Platform | undefined): Promise<Descriptor> {
+  const source = new StoreImageIO(store);
   if (isIndexMediaType(root.mediaType)) {
     if (format === 'oci') return root;
-    const index = await store.content.readJson<ImageIndex>(root.digest);
-    if (platform) return checkedForDocker(store, choosePlatformManifest(index, platform, what), what);
-    const images = index.manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown');
+    const index = await readIndex(source, root, what);
+    if (platform) return checkedForDocker(source, choosePlatformManifest(index, platform, what), what);
+    const images = platformImages(index);
     if (images.length !== 1) throw multiPlatformError(what, images.map((m) => m.platform as Platform));
-    return checkedForDocker(store, images[0]!, what);
+    return checkedForDocker(source, images[0]!, what);
   }
   if (platform) {
-    const manifest = await store.content.readJson<ImageManifest>(root.digest);
-    const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
-    const has: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+    const config = await readImageConfig(source, await readManifest(source, root, what), what);
+    const has = configPlatform(config);
     if (!platformMatches(platform, has)) {
       throw new GantryError(`${what} has no image for platform ${formatPlatform(platform)}`, { hint: `it has: ${formatPlatform(has)}` });
     }
   }
-  return format === 'docker' ? checkedForDocker(store, root, what) : root;
+  return format === 'docker' ? checkedForDocker(source, root, what) : root;
 }
 
-async function checkedForDocker(store: Store, manifestDescriptor: Descriptor, what: string): Promise<Descriptor> {
-  checkDockerLoadable(await store.content.readJson<ImageManifest>(manifestDescriptor.digest), what);
+async function checkedForDocker(source: StoreImageIO, manifestDescriptor: Descriptor, what: string): Promise<Descriptor> {
+  checkDockerLoadable(await readManifest(source, manifestDescriptor, what), what);
   return manifestDescriptor;
 }
 
@@ -235,6 +237,7 @@ async function readArchiveImages(
   const items = hasDockerManifest ? await readDockerManifest(files) : [];
   if (!hasIndex) {
     const source = await DockerArchiveSource.convert(files, items, staging.content);
+    for (const image of source.images) await checkImages(staging.staged, image.root, files.path);
     return { format: 'docker', images: source.images, warnings: [] };
   }
 
@@ -250,7 +253,7 @@ async function readArchiveImages(
     const root = await copyImage(source, staging, image.root, progress);
     const loaded = { root, names: [...image.names] };
     images.push(loaded);
-    for (const config of await staging.configDigests(root)) configs.set(config, loaded);
+    for (const config of await checkImages(staging.staged, root, files.path)) configs.set(config, loaded);
   }
   // A combined archive's manifest.json names images by their config; an image only it lists is read the docker way.
   const dockerOnly: DockerManifestItem[] = [];
@@ -262,7 +265,11 @@ async function readArchiveImages(
     }
     for (const name of dockerItemNames(files, item)) if (!image.names.includes(name)) image.names.push(name);
   }
-  if (dockerOnly.length > 0) images.push(...(await DockerArchiveSource.convert(files, dockerOnly, staging.content)).images);
+  if (dockerOnly.length > 0) {
+    const converted = (await DockerArchiveSource.convert(files, dockerOnly, staging.content)).images;
+    for (const image of converted) await checkImages(staging.staged, image.root, files.path);
+    images.push(...converted);
+  }
   if (images.length === 0) throw new GantryError(`${files.path} holds no images`, { hint: warnings.join('; ') || undefined });
   return { format: 'oci', images, warnings };
 }
@@ -336,18 +343,15 @@ class StagingSink implements ImageSink {
     return this.track(() => this.content.writeBytes(bytes, { digest: descriptor.digest, size: descriptor.size }));
   }
 
-  private async readJson<T>(digest: Digest): Promise<T> {
-    return (await this.content.has(digest)) ? this.content.readJson<T>(digest) : this.store.content.readJson<T>(digest);
-  }
+  /** Staged content (or what the store already had), for reading back what was copied. */
+  readonly staged: ImageSource = {
+    description: 'the archive being loaded',
+    getManifest: async (descriptor) => (await this.holder(descriptor.digest)).readBytes(descriptor.digest, MAX_MANIFEST_BYTES),
+    openBlob: async (descriptor) => (await this.holder(descriptor.digest)).openRead(descriptor.digest),
+  };
 
-  /** Config digests of the image manifests under `root`. */
-  async configDigests(root: Descriptor): Promise<Digest[]> {
-    if (isIndexMediaType(root.mediaType)) {
-      const index = await this.readJson<ImageIndex>(root.digest);
-      return (await Promise.all(index.manifests.map((child) => this.configDigests(child)))).flat();
-    }
-    const manifest = await this.readJson<Partial<ImageManifest>>(root.digest);
-    return manifest.config ? [manifest.config.digest] : [];
+  private async holder(digest: Digest): Promise<ContentStore> {
+    return (await this.content.has(digest)) ? this.content : this.store.content;
   }
 
   /** Moves the staged blobs into the store, then names the images (or keeps them untagged) in one index.json update. */

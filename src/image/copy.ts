@@ -9,7 +9,8 @@ import { sha256, type Digest } from '../util/digest.js';
 import { concurrencyLimiter } from '../util/concurrency.js';
 import { GantryError } from '../util/errors.js';
 import { formatPlatform, platformMatches } from './platform.js';
-import { isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './types.js';
+import { parseManifestOrIndex, type ParsedDocument } from './documents.js';
+import type { Descriptor, ImageIndex, Platform } from './types.js';
 
 export type BlobStream = AsyncIterable<Uint8Array>;
 
@@ -66,13 +67,14 @@ class Copier {
 
   async copyRoot(root: Descriptor): Promise<Descriptor> {
     const bytes = await this.source.getManifest(root);
-    if (!isIndexMediaType(root.mediaType) || !this.options.platforms) {
-      await this.copyManifestTree(root, bytes);
+    const doc = parseManifestOrIndex(root, bytes, this.what(root));
+    if (doc.kind === 'manifest' || !this.options.platforms) {
+      await this.copyManifestTree(root, doc);
       await this.sink.putManifest(root, bytes, this.options.tag);
       this.options.onManifest?.(root);
       return root;
     }
-    const index = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex;
+    const index = doc.index;
     const wanted = this.options.platforms;
     const kept = index.manifests.filter((m) => m.platform && wanted.some((p) => platformMatches(p, m.platform as Platform)));
     const missing = wanted.filter((p) => !index.manifests.some((m) => m.platform && platformMatches(p, m.platform)));
@@ -83,7 +85,7 @@ class Copier {
       });
     }
     if (kept.length === index.manifests.length) {
-      await this.copyManifestTree(root, bytes);
+      await this.copyManifestTree(root, doc);
       await this.sink.putManifest(root, bytes, this.options.tag);
       this.options.onManifest?.(root);
       return root;
@@ -91,32 +93,32 @@ class Copier {
     const filtered: ImageIndex = { ...index, manifests: kept };
     const filteredBytes = Buffer.from(JSON.stringify(filtered));
     const filteredRoot: Descriptor = { mediaType: root.mediaType, digest: sha256(filteredBytes), size: filteredBytes.length };
-    await this.copyManifestTree(filteredRoot, filteredBytes);
+    await this.copyManifestTree(filteredRoot, { kind: 'index', index: filtered });
     await this.sink.putManifest(filteredRoot, filteredBytes, this.options.tag);
     this.options.onManifest?.(filteredRoot);
     return filteredRoot;
   }
 
+  private what(descriptor: Descriptor): string {
+    return `${this.source.description}: ${descriptor.digest}`;
+  }
+
   /** Copies everything a manifest or index refers to (not the document itself). */
-  private async copyManifestTree(descriptor: Descriptor, bytes: Uint8Array): Promise<void> {
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex | ImageManifest;
-    if ('manifests' in doc && Array.isArray(doc.manifests)) {
+  private async copyManifestTree(descriptor: Descriptor, doc: ParsedDocument): Promise<void> {
+    if (doc.kind === 'index') {
       // Every child completes (blobs, then its manifest) before the index is written.
       await this.all(
-        doc.manifests.map(async (child) => {
+        doc.index.manifests.map(async (child) => {
           if (await this.sink.hasManifest(child)) return;
           const childBytes = await this.source.getManifest(child);
-          await this.copyManifestTree(child, childBytes);
+          await this.copyManifestTree(child, parseManifestOrIndex(child, childBytes, `${this.what(descriptor)} → ${child.digest}`));
           await this.sink.putManifest(child, childBytes);
           this.options.onManifest?.(child);
         }),
       );
       return;
     }
-    const manifest = doc as ImageManifest;
-    if (!manifest.config || !Array.isArray(manifest.layers)) {
-      throw new GantryError(`${this.source.description}: ${descriptor.digest} is neither an image manifest nor an index`);
-    }
+    const manifest = doc.manifest;
     await this.all([manifest.config, ...manifest.layers].map((blob) => this.copyBlob(blob)));
   }
 

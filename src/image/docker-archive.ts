@@ -15,24 +15,23 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { ContentStore } from '../store/content.js';
 import { GantryError, isGantryError } from '../util/errors.js';
-import { digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
+import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
+import { isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
+import { configPlatform, platformImages } from './graph.js';
 import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
 import { imageNameFrom } from './names.js';
 import { formatPlatform } from './platform.js';
 import { familiarReference, parseReference } from './reference.js';
 import {
   MediaType,
-  isIndexMediaType,
   isManifestMediaType,
   type Descriptor,
-  type ImageConfig,
-  type ImageIndex,
   type ImageManifest,
   type Platform,
 } from './types.js';
@@ -58,11 +57,9 @@ export function multiPlatformError(what: string, platforms: Platform[]): GantryE
   });
 }
 
-const CONFIG_MEDIA_TYPES = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
-
 /** Refuses what Docker 20.10's load cannot read: artifacts that are not container images, layers it cannot decompress. */
 export function checkDockerLoadable(manifest: ImageManifest, what: string): void {
-  if (!CONFIG_MEDIA_TYPES.has(manifest.config.mediaType)) {
+  if (!isImageConfigMediaType(manifest.config.mediaType)) {
     throw new GantryError(`${what} is not a container image (its config is ${manifest.config.mediaType}); a docker archive holds container images only`, {
       hint: 'write an OCI archive instead',
     });
@@ -87,7 +84,7 @@ export class DockerArchiveSink extends OciLayoutSink {
   }
 
   override async putBlob(descriptor: Descriptor, open: () => Promise<BlobStream>): Promise<void> {
-    if (!CONFIG_MEDIA_TYPES.has(descriptor.mediaType)) return super.putBlob(descriptor, open);
+    if (!isImageConfigMediaType(descriptor.mediaType)) return super.putBlob(descriptor, open);
     const parts: Buffer[] = [];
     const configs = this.configs;
     await super.putBlob(descriptor, async () => {
@@ -104,11 +101,9 @@ export class DockerArchiveSink extends OciLayoutSink {
 
   override async putManifest(descriptor: Descriptor, bytes: Uint8Array, tag?: string): Promise<void> {
     const what = tag ?? descriptor.digest;
-    if (isIndexMediaType(descriptor.mediaType)) {
-      const index = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex;
-      throw multiPlatformError(what, index.manifests.flatMap((m) => (m.platform ? [m.platform] : [])));
-    }
-    const manifest = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageManifest;
+    const doc = parseManifestOrIndex(descriptor, bytes, what);
+    if (doc.kind === 'index') throw multiPlatformError(what, platformImages(doc.index).map((m) => m.platform as Platform));
+    const manifest = doc.manifest;
     checkDockerLoadable(manifest, what);
     this.manifests.set(descriptor.digest, manifest);
     await super.putManifest(descriptor, bytes, tag);
@@ -126,7 +121,7 @@ export class DockerArchiveSink extends OciLayoutSink {
       const manifest = this.manifests.get(image.root.digest);
       const configBytes = manifest && this.configs.get(manifest.config.digest);
       if (!manifest || !configBytes) throw new Error(`docker archive: image ${image.root.digest} was named before its content was written`);
-      const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+      const config = parseImageConfig(configBytes, `image ${image.root.digest}: config`);
       const repoTags = image.names.map((name) => familiarReference(parseReference(name)));
       items.push({
         Config: layoutBlobPath(manifest.config.digest),
@@ -249,21 +244,10 @@ class DockerImageConverter {
   async convert(item: DockerManifestItem): Promise<ArchiveImage> {
     const names = dockerItemNames(this.files, item);
     const configBytes = await readConfigFile(this.files, item);
-    let config: ImageConfig;
-    try {
-      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    } catch (err) {
-      throw this.fail(`the image config ${item.Config} is not valid JSON: ${(err as Error).message}`);
-    }
-    const diffIds = config?.rootfs?.diff_ids;
-    if (!Array.isArray(diffIds) || !diffIds.every((id) => typeof id === 'string' && isDigest(id))) {
-      throw this.fail(`the image config ${item.Config} has no valid rootfs.diff_ids`);
-    }
+    const config = parseImageConfig(configBytes, `${this.files.path}: the image config ${item.Config}`);
+    const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== item.Layers.length) {
       throw this.fail(`${DOCKER_MANIFEST_FILE} lists ${item.Layers.length} layers for ${item.Config}, but its config has ${diffIds.length} diff IDs`);
-    }
-    if (typeof config.os !== 'string' || typeof config.architecture !== 'string') {
-      throw this.fail(`the image config ${item.Config} does not say which os and architecture it is for`);
     }
     const configBlob = await this.content.writeBytes(configBytes);
     const layers: Descriptor[] = [];
@@ -275,8 +259,7 @@ class DockerImageConverter {
       layers,
     };
     const manifestBlob = await this.content.writeJson(manifest);
-    const platform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
-    return { root: { mediaType: MediaType.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size, platform }, names };
+    return { root: { mediaType: MediaType.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size, platform: configPlatform(config) }, names };
   }
 
   private async layer(path: string, diffId: Digest): Promise<ConvertedLayer> {

@@ -5,7 +5,7 @@
  * its headers, so no credential can reach a message.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import { GantryError, errnoCode } from '../util/errors.js';
+import { GantryError, errnoCode, quoteForMessage } from '../util/errors.js';
 import type { ResolvedOptions } from './options.js';
 import { backoffDelay, isConnectionError, isRetryableStatus, parseRetryAfter, sleep } from './retry.js';
 
@@ -35,7 +35,15 @@ export interface HttpResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects). */
   url: URL;
+  /** The least a body must deliver: `minBytes` per `windowMs` of waiting for it (see bodyChunks). */
+  lowSpeed: { windowMs: number; minBytes: number };
 }
+
+/**
+ * A body must bring at least this much per timeout period of waiting. undici's bodyTimeout catches a
+ * silent server; this catches one that trickles a byte now and then to hold a build forever.
+ */
+const LOW_SPEED_MIN_BYTES = 1024;
 
 /** A request that failed: a connection problem, or an answer we cannot use. */
 export class RegistryError extends GantryError {
@@ -140,11 +148,17 @@ export class HttpTransport {
               : undefined,
         });
       }
-      const result: HttpResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), body: response.body, url };
+      const result: HttpResponse = {
+        status: response.statusCode,
+        headers: flattenHeaders(response.headers),
+        body: response.body,
+        url,
+        lowSpeed: { windowMs: this.options.timeoutMs, minBytes: LOW_SPEED_MIN_BYTES },
+      };
       if (follow && REDIRECT_STATUSES.has(result.status) && result.headers.location) {
         await discard(result);
         if (++redirects > MAX_REDIRECTS) throw new RegistryError(`${req.what}: too many redirects`, { status: result.status });
-        const next = new URL(result.headers.location, url);
+        const next = redirectTarget(result.headers.location, url, req.what);
         if (next.origin !== url.origin) headers = withoutAuthorization(headers);
         url = next;
         attempt--; // a redirect is not a failed attempt
@@ -200,7 +214,7 @@ export async function readBody(response: HttpResponse, limit: number, what: stri
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+  for await (const chunk of bodyChunks(response, what)) {
     total += chunk.length;
     if (total > limit) {
       response.body.destroy();
@@ -209,6 +223,47 @@ export async function readBody(response: HttpResponse, limit: number, what: stri
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * The chunks of a response body, failing it (as a broken connection, so a download resumes) when the
+ * server delivers less than `lowSpeed.minBytes` in `lowSpeed.windowMs` of waiting. Only time spent
+ * waiting for the server counts: a consumer that takes its time writing never trips it.
+ */
+export async function* bodyChunks(response: HttpResponse, what: string): AsyncGenerator<Buffer> {
+  const { windowMs, minBytes } = response.lowSpeed;
+  let waitedMs = 0;
+  let received = 0;
+  let waitingSince: number | undefined;
+  let stalled: RegistryError | undefined;
+  const check = setInterval(() => {
+    const waited = waitedMs + (waitingSince === undefined ? 0 : Date.now() - waitingSince);
+    if (waited < windowMs) return;
+    if (received < minBytes) {
+      stalled = new RegistryError(`${what}: the server sent ${received} bytes in ${Math.round(waited / 1000)} s`, { connection: true });
+      response.body.destroy(stalled);
+    }
+    waitedMs = 0;
+    received = 0;
+    if (waitingSince !== undefined) waitingSince = Date.now();
+  }, Math.min(windowMs, 1000));
+  check.unref();
+  const chunks = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      waitingSince = Date.now();
+      const next = await chunks.next();
+      waitedMs += Date.now() - waitingSince;
+      waitingSince = undefined;
+      if (next.done) return;
+      received += next.value.length;
+      yield next.value;
+    }
+  } catch (err) {
+    throw stalled ?? err;
+  } finally {
+    clearInterval(check);
+  }
 }
 
 /** A registry's error answer as a RegistryError: status, the registry's error code and message. */
@@ -241,6 +296,22 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
     result[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return result;
+}
+
+/** Where a redirect points; only http and https are followed (a registry must not send gantry to a file or another protocol). */
+function redirectTarget(location: string, from: URL, what: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new RegistryError(`${what}: the registry redirected to an invalid location ${quoteForMessage(location)}`);
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new RegistryError(`${what}: the registry redirected to ${quoteForMessage(`${next.protocol}…`)}, which gantry does not follow`, {
+      hint: 'registries redirect only to http or https locations; the registry or a proxy in between is misbehaving',
+    });
+  }
+  return next;
 }
 
 function withoutAuthorization(headers: Record<string, string>): Record<string, string> {

@@ -3,6 +3,8 @@ import { copyImage } from '../image/copy.js';
 import { formatPlatform, hostPlatform, platformMatches } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
+import { isImageConfigMediaType, parseIndex, parseManifest, parseManifestOrIndex } from '../image/documents.js';
+import { checkImages, configPlatform, readImageConfig, readManifest } from '../image/graph.js';
 import { choosePlatformManifest, StoreImageIO } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import type { Digest } from '../util/digest.js';
@@ -11,9 +13,6 @@ import type { RegistryOptions } from './options.js';
 import { RegistryRepository, type ResolvedManifest } from './repository.js';
 import { copyProgress } from './progress.js';
 import { sessionFor } from './session.js';
-
-/** Image configs larger than this are refused when resolving. */
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export interface PullOptions extends RegistryOptions {
   /** The platform to take from a multi-platform image (default: the host's). Given explicitly, a single-platform image for another platform is refused. */
@@ -50,7 +49,7 @@ export async function pullImage(store: Store, reference: string, options: PullOp
   let platform: Platform | undefined;
   if (isIndexMediaType(root.descriptor.mediaType) && !options.allPlatforms) {
     const wanted = options.platform ?? hostPlatform();
-    descriptor = choosePlatformManifest(parseJson<ImageIndex>(root.bytes), wanted, formatReference(ref));
+    descriptor = choosePlatformManifest(parseIndex(root.bytes, `${repo.description}: ${root.descriptor.digest}`), wanted, formatReference(ref));
     platform = descriptor.platform;
     await copyImage(repo, sink, descriptor, copyOptions);
   } else {
@@ -65,6 +64,8 @@ export async function pullImage(store: Store, reference: string, options: PullOp
       }
     }
   }
+  // Checked before the image is named: a malformed image stays unnamed, and prune removes it.
+  await checkImages(new StoreImageIO(store), descriptor, formatReference(ref));
   if (name) await store.refs.set(name, descriptor);
   else await store.refs.keepUntagged(descriptor);
   return { reference: formatReference(ref), remoteDigest: root.descriptor.digest, descriptor, platform };
@@ -94,18 +95,13 @@ export async function resolveRemote(reference: string, platform: Platform, optio
   const repo = openForPull(ref, options);
   const root = await repo.resolve(ref.digest ?? (ref.tag as string));
   let descriptor = root.descriptor;
-  let manifestBytes: Uint8Array = root.bytes;
   if (isIndexMediaType(root.descriptor.mediaType)) {
-    descriptor = choosePlatformManifest(parseJson<ImageIndex>(root.bytes), platform, formatReference(ref));
-    manifestBytes = await repo.getManifest(descriptor);
+    descriptor = choosePlatformManifest(parseIndex(root.bytes, `${repo.description}: ${root.descriptor.digest}`), platform, formatReference(ref));
   }
-  const manifest = parseJson<ImageManifest>(manifestBytes);
-  if (!manifest.config || !Array.isArray(manifest.layers)) {
-    throw new GantryError(`${formatReference(ref)} is not a container image (manifest ${descriptor.digest} has no config and layers)`);
-  }
-  const config = parseJson<ImageConfig>(await readSmallBlob(repo, manifest.config, MAX_CONFIG_BYTES));
-  const imagePlatform: Platform = { os: config.os, architecture: config.architecture };
-  if (config.variant) imagePlatform.variant = config.variant;
+  const what = formatReference(ref);
+  const manifest = descriptor === root.descriptor ? parseManifest(root.bytes, `${repo.description}: ${descriptor.digest}`) : await readManifest(repo, descriptor);
+  const config = await readImageConfig(repo, manifest, what);
+  const imagePlatform = configPlatform(config);
   return {
     reference: formatReference(ref),
     root: root.descriptor,
@@ -139,7 +135,8 @@ export async function pullArtifact(store: Store, reference: string, options: Pul
     tag: options.localName,
     ...copyProgress(session.options.onProgress, 'pull', repo.name),
   });
-  return { descriptor: root.descriptor, manifest: parseJson<ImageManifest | ImageIndex>(root.bytes) };
+  const doc = parseManifestOrIndex(root.descriptor, root.bytes, `${repo.description}: ${root.descriptor.digest}`);
+  return { descriptor: root.descriptor, manifest: doc.kind === 'index' ? doc.index : doc.manifest };
 }
 
 /** Fetches a remote manifest or index by tag or digest without storing anything. */
@@ -152,32 +149,10 @@ function openForPull(ref: ImageReference, options: RegistryOptions): RegistryRep
   return new RegistryRepository(sessionFor(options), ref.registry, ref.repository, { useMirrors: true });
 }
 
-/** The platform a stored image's config states (undefined for an artifact without one). */
+/** The platform a stored image's config states (undefined for an artifact without an image config). */
 async function storedPlatform(store: Store, descriptor: Descriptor): Promise<Platform | undefined> {
-  const manifest = await store.content.readJson<ImageManifest>(descriptor.digest);
-  if (!manifest.config) return undefined;
-  let config: Partial<ImageConfig>;
-  try {
-    config = await store.content.readJson<Partial<ImageConfig>>(manifest.config.digest);
-  } catch (err) {
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-  if (typeof config.os !== 'string' || typeof config.architecture !== 'string') return undefined;
-  return config.variant ? { os: config.os, architecture: config.architecture, variant: config.variant } : { os: config.os, architecture: config.architecture };
-}
-
-export async function readSmallBlob(repo: RegistryRepository, descriptor: Descriptor, limit: number): Promise<Buffer> {
-  if (descriptor.size > limit) throw new GantryError(`${repo.description}: blob ${descriptor.digest} is ${descriptor.size} bytes, more than the ${limit} expected`);
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of await repo.openBlob(descriptor)) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-export function parseJson<T>(bytes: Uint8Array): T {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-  } catch (err) {
-    throw new GantryError(`a registry document is not valid JSON: ${(err as Error).message}`);
-  }
+  const source = new StoreImageIO(store);
+  const manifest = await readManifest(source, descriptor);
+  if (!isImageConfigMediaType(manifest.config.mediaType)) return undefined;
+  return configPlatform(await readImageConfig(source, manifest, descriptor.digest));
 }

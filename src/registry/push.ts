@@ -6,21 +6,14 @@
 import { copyImage, type CopyOptions, type ImageSource } from '../image/copy.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
-import {
-  MediaType,
-  isIndexMediaType,
-  isManifestMediaType,
-  type Descriptor,
-  type ImageConfig,
-  type ImageIndex,
-  type ImageManifest,
-} from '../image/types.js';
+import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex } from '../image/types.js';
+import { parseIndex, parseManifestOrIndex } from '../image/documents.js';
+import { configPlatform, readDocument, readImageConfig } from '../image/graph.js';
 import { findLocalImage, StoreImageIO } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import { sha256, shortDigest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import type { RegistryOptions } from './options.js';
-import { parseJson, readSmallBlob } from './pull.js';
 import { RegistryRepository } from './repository.js';
 import { copyProgress } from './progress.js';
 import { sessionFor } from './session.js';
@@ -98,14 +91,12 @@ export async function createManifestList(sources: string[], target: string, opti
     const repo = new RegistryRepository(session, ref.registry, ref.repository, { useMirrors: true });
     if (ref.registry === targetRef.registry && ref.repository !== targetRef.repository) sameRegistrySources.push(ref.repository);
     const root = await repo.resolve(ref.digest ?? (ref.tag as string));
-    if (isIndexMediaType(root.descriptor.mediaType)) {
-      for (const child of parseJson<ImageIndex>(root.bytes).manifests) entries.push({ descriptor: child, source: repo });
+    const doc = parseManifestOrIndex(root.descriptor, root.bytes, `${repo.description}: ${root.descriptor.digest}`);
+    if (doc.kind === 'index') {
+      for (const child of doc.index.manifests) entries.push({ descriptor: child, source: repo });
     } else {
-      const manifest = parseJson<ImageManifest>(root.bytes);
-      const config = parseJson<Partial<ImageConfig>>(await readSmallBlob(repo, manifest.config, 16 * 1024 * 1024));
-      if (!config.os || !config.architecture) throw new GantryError(`${formatReference(ref)} has no platform in its config; it cannot go into a manifest list`);
-      const platform = config.variant ? { os: config.os, architecture: config.architecture, variant: config.variant } : { os: config.os, architecture: config.architecture };
-      entries.push({ descriptor: { ...root.descriptor, platform }, source: repo });
+      const config = await readImageConfig(repo, doc.manifest, formatReference(ref));
+      entries.push({ descriptor: { ...root.descriptor, platform: configPlatform(config) }, source: repo });
     }
   }
   const unique = [...new Map(entries.map((e) => [e.descriptor.digest, e])).values()];
@@ -163,7 +154,7 @@ async function pushVerified(
     await copyImage(sourceOf(root), target, root, { ...copyOptions, tag });
     return;
   }
-  const index = parseJson<ImageIndex>(bytes);
+  const index = parseIndex(bytes, `${root.digest}`);
   const failures: string[] = [];
   let firstError: unknown;
   for (const child of index.manifests) {
@@ -188,12 +179,12 @@ async function pushVerified(
 /** HEADs a pushed manifest and everything it refers to. */
 async function confirmPresent(source: ImageSource, target: RegistryRepository, descriptor: Descriptor): Promise<void> {
   if (!(await target.hasManifest(descriptor))) throw new GantryError(`manifest ${descriptor.digest} is missing from ${target.name} after being pushed`);
-  const doc = parseJson<ImageIndex | ImageManifest>(await source.getManifest(descriptor));
-  if ('manifests' in doc && Array.isArray(doc.manifests)) {
-    for (const child of doc.manifests) await confirmPresent(source, target, child);
+  const doc = await readDocument(source, descriptor);
+  if (doc.kind === 'index') {
+    for (const child of doc.index.manifests) await confirmPresent(source, target, child);
     return;
   }
-  const manifest = doc as ImageManifest;
+  const manifest = doc.manifest;
   for (const blob of [manifest.config, ...manifest.layers]) {
     if (!(await target.hasBlob(blob))) throw new GantryError(`blob ${blob.digest} is missing from ${target.name} after being pushed`);
   }

@@ -8,11 +8,12 @@
 import { createHash } from 'node:crypto';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
 import { MediaType, isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest } from '../image/types.js';
+import { MAX_MANIFEST_BYTES, parseIndex } from '../image/documents.js';
 import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import { repositoryScope } from './auth.js';
 import { knownBlobRepositories, rememberBlobLocation } from './blob-locations.js';
-import { discard, errorFromResponse, isTransientError, readBody, RegistryError, type HttpResponse } from './http.js';
+import { bodyChunks, discard, errorFromResponse, isTransientError, readBody, RegistryError, type HttpResponse } from './http.js';
 import { TransferProgress } from './progress.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { RegistryHost, RegistrySession } from './session.js';
@@ -21,8 +22,6 @@ const SCHEMA1_MEDIA_TYPES = ['application/vnd.docker.distribution.manifest.v1+pr
 const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
 /** Every manifest type, sent on every manifest GET and HEAD; schema 1 is accepted only to be refused clearly. */
 export const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, ...SCHEMA1_MEDIA_TYPES].join(', ');
-/** Manifests larger than this are refused (the distribution spec's recommended limit). */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Mount sources tried per blob. */
 const MAX_MOUNT_ATTEMPTS = 3;
 
@@ -273,7 +272,7 @@ export class RegistryRepository implements ImageSource, ImageSink {
     try {
       for (;;) {
         try {
-          for await (const piece of response.body as AsyncIterable<Buffer>) {
+          for await (const piece of bodyChunks(response, what)) {
             let chunk = piece;
             if (skip > 0) {
               const dropped = Math.min(skip, chunk.length);
@@ -549,16 +548,6 @@ function schema1Error(what: string): GantryError {
   return new GantryError(`${what} is a Docker schema 1 manifest, which gantry does not support`, {
     hint: 'schema 1 is deprecated and unsafe; push the image again with a current tool, which writes schema 2 or OCI manifests',
   });
-}
-
-function parseIndex(bytes: Buffer, what: string): ImageIndex {
-  try {
-    const index = JSON.parse(bytes.toString('utf8')) as ImageIndex;
-    if (!Array.isArray(index.manifests)) throw new Error('no manifests');
-    return index;
-  } catch {
-    throw new RegistryError(`${what}: not an image index`);
-  }
 }
 
 function subjectOf(bytes: Uint8Array): Descriptor | undefined {

@@ -13,6 +13,9 @@ import { openArchiveFiles } from '../image/archive-files.js';
 import { DirectoryArchiveWriter } from '../image/archive-writer.js';
 import { OciLayoutSink, OciLayoutSource } from '../image/layout.js';
 import type { Descriptor, ImageManifest } from '../image/types.js';
+import { checkDescriptor, parseJsonDocument } from '../image/documents.js';
+import { readManifest } from '../image/graph.js';
+import { checkDigest } from '../util/digest.js';
 import type { RegistryOptions } from '../registry/index.js';
 import { writeArtifact } from '../store/artifacts.js';
 import { CacheStore, type CacheRecord } from '../store/cache-records.js';
@@ -112,7 +115,7 @@ export async function importCache(store: Store, spec: CacheSpec, registry: Regis
       const root = source.images.find((image) => image.names.length === 0 || image.names.some((n) => n.endsWith(LOCAL_CACHE_NAME)))?.root ?? source.images[0]?.root;
       if (!root) throw new GantryError(`${spec.path} holds no build cache`);
       await copyImage(source, new StoreImageIO(store), root);
-      manifest = await store.content.readJson<ImageManifest>(root.digest);
+      manifest = await readManifest(new StoreImageIO(store), root, `${spec.path}: build cache`);
     } finally {
       await files.close();
     }
@@ -122,14 +125,42 @@ export async function importCache(store: Store, spec: CacheSpec, registry: Regis
       hint: 'point --cache-from at what --cache-to wrote',
     });
   }
-  const document = await store.content.readJson<CacheDocument>(manifest.config.digest);
+  const what = `${spec.type === 'local' ? spec.path : spec.ref}: build cache`;
+  const document = parseCacheDocument(await store.content.readBytes(manifest.config.digest, MAX_CACHE_DOCUMENT_BYTES), what);
   const cache = new CacheStore(store.cacheDir);
   let imported = 0;
-  for (const record of document.records ?? []) {
+  for (const record of document.records) {
     if (!(await store.content.has(record.layer.digest))) continue;
     if (await cache.get(record.key)) continue;
     await cache.put(record);
     imported++;
   }
   return imported;
+}
+
+/** A cache artifact's record list is small JSON: a few hundred bytes a step. */
+const MAX_CACHE_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Checks an imported cache document field by field: its keys and digests become file names in the
+ * store, and its records are trusted to describe layers, so nothing in it is used unchecked.
+ */
+function parseCacheDocument(bytes: Uint8Array, what: string): CacheDocument {
+  const doc = parseJsonDocument(bytes, what, MAX_CACHE_DOCUMENT_BYTES) as Partial<CacheDocument> | null;
+  if (typeof doc !== 'object' || doc === null || doc.version !== 1 || !Array.isArray(doc.records)) {
+    throw new GantryError(`${what}: not a gantry build cache document of version 1`, { hint: 'point --cache-from at what --cache-to wrote' });
+  }
+  doc.records.forEach((value: unknown, i) => {
+    const where = `${what} record ${i + 1}`;
+    const record = value as Partial<CacheRecord> | null;
+    const layer = record?.layer as Partial<CacheRecord['layer']> | undefined;
+    checkDigest(record?.key, where);
+    if (typeof layer !== 'object' || layer === null) throw new GantryError(`${where}: it names no layer`);
+    checkDescriptor({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, `${where} layer`);
+    checkDigest(layer.diffId, `${where} layer diff ID`);
+    if (typeof record?.description !== 'string' || typeof record.createdAt !== 'string' || typeof record.seconds !== 'number') {
+      throw new GantryError(`${where}: description, createdAt and seconds must be a string, a string and a number`);
+    }
+  });
+  return doc as CacheDocument;
 }

@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestHex, isDigest, type Digest } from '../util/digest.js';
+import { checkDigest, digestHex, isDigest, type Digest } from '../util/digest.js';
 import { errnoCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -61,16 +61,25 @@ export class CacheStore {
     this.inputsDir = join(cacheDir, 'inputs');
   }
 
+  /** Keys and identities become file names: only well-formed digests do. */
+  private recordPath(key: Digest): string {
+    return join(this.recordsDir, `${digestHex(checkDigest(key, 'cache key'))}.json`);
+  }
+
+  private inputsPath(identity: Digest): string {
+    return join(this.inputsDir, `${digestHex(checkDigest(identity, 'step identity'))}.json`);
+  }
+
   async get(key: Digest): Promise<CacheRecord | undefined> {
-    return readJsonFile<CacheRecord>(join(this.recordsDir, `${digestHex(key)}.json`));
+    return readJsonFile<CacheRecord>(this.recordPath(key));
   }
 
   async put(record: CacheRecord): Promise<void> {
-    await writeFileAtomic(join(this.recordsDir, `${digestHex(record.key)}.json`), JSON.stringify(record), { durable: false });
+    await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record), { durable: false });
   }
 
   async delete(key: Digest): Promise<void> {
-    await rm(join(this.recordsDir, `${digestHex(key)}.json`), { force: true });
+    await rm(this.recordPath(key), { force: true });
   }
 
   async list(): Promise<CacheRecord[]> {
@@ -85,11 +94,11 @@ export class CacheStore {
   }
 
   async getInputs(identity: Digest): Promise<StepInputs | undefined> {
-    return readJsonFile<StepInputs>(join(this.inputsDir, `${digestHex(identity)}.json`));
+    return readJsonFile<StepInputs>(this.inputsPath(identity));
   }
 
   async putInputs(identity: Digest, inputs: StepInputs): Promise<void> {
-    await writeFileAtomic(join(this.inputsDir, `${digestHex(identity)}.json`), JSON.stringify(inputs), { durable: false });
+    await writeFileAtomic(this.inputsPath(identity), JSON.stringify(inputs), { durable: false });
   }
 
   /** Removes input records not written for `maxAgeDays` days; returns bytes freed. */

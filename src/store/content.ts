@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } fro
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GantryError, errnoCode } from '../util/errors.js';
-import { digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
+import { checkDigest, digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
 
 export interface BlobInfo {
   digest: Digest;
@@ -40,8 +40,9 @@ export class ContentStore {
     this.ingestDir = join(root, 'ingest');
   }
 
+  /** Digests become file names here: one that is not `sha256:<64 hex>` never reaches the file system. */
   blobPath(digest: Digest): string {
-    return join(this.blobsDir, digestHex(digest));
+    return join(this.blobsDir, digestHex(checkDigest(digest, 'blob')));
   }
 
   async has(digest: Digest): Promise<boolean> {
@@ -58,17 +59,19 @@ export class ContentStore {
     }
   }
 
-  async readBytes(digest: Digest): Promise<Buffer> {
+  /** A blob read whole; one larger than `limit` bytes is refused before it is read. */
+  async readBytes(digest: Digest, limit?: number): Promise<Buffer> {
+    const path = this.blobPath(digest);
     try {
-      return await readFile(this.blobPath(digest));
+      if (limit !== undefined) {
+        const { size } = await stat(path);
+        if (size > limit) throw new GantryError(`blob ${digest} is ${size} bytes, more than the ${limit} expected of it`);
+      }
+      return await readFile(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw missingBlob(digest);
       throw err;
     }
-  }
-
-  async readJson<T>(digest: Digest): Promise<T> {
-    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
   }
 
   async openRead(digest: Digest, start = 0): Promise<ReadStream> {

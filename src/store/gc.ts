@@ -6,7 +6,11 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../image/types.js';
+import type { Descriptor } from '../image/types.js';
+import { isImageConfigMediaType } from '../image/documents.js';
+import { readDocument, readImageConfig } from '../image/graph.js';
+import { isGantryError } from '../util/errors.js';
+import { StoreImageIO } from './images.js';
 import { chainIdOf } from '../image/chain-id.js';
 import type { Digest } from '../util/digest.js';
 import { ownerIsDead } from '../util/process.js';
@@ -90,22 +94,36 @@ export async function prune(store: Store, options: PruneOptions): Promise<PruneR
   }
 }
 
-/** Marks an image's blobs and the chain IDs of every prefix of its layer stack. */
+/**
+ * Marks an image's blobs and the chain IDs of every prefix of its layer stack. A document that does
+ * not parse marks only itself: what it names cannot be known, and the image cannot be used anyway.
+ */
 async function markImage(store: Store, descriptor: Descriptor, blobs: Set<Digest>, chains: Set<Digest>): Promise<void> {
   if (!(await store.content.has(descriptor.digest))) return;
   blobs.add(descriptor.digest);
-  if (isIndexMediaType(descriptor.mediaType)) {
-    const index = await store.content.readJson<ImageIndex>(descriptor.digest);
-    for (const child of index.manifests) await markImage(store, child, blobs, chains);
+  const source = new StoreImageIO(store);
+  let doc;
+  try {
+    doc = await readDocument(source, descriptor);
+  } catch (err) {
+    if (isGantryError(err)) return;
+    throw err;
+  }
+  if (doc.kind === 'index') {
+    for (const child of doc.index.manifests) await markImage(store, child, blobs, chains);
     return;
   }
-  const manifest = await store.content.readJson<ImageManifest>(descriptor.digest);
-  if (!manifest.config) return;
+  const manifest = doc.manifest;
   blobs.add(manifest.config.digest);
-  for (const layer of manifest.layers ?? []) blobs.add(layer.digest);
-  if (!(await store.content.has(manifest.config.digest))) return;
-  const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
-  const diffIds = config.rootfs?.diff_ids ?? [];
+  for (const layer of manifest.layers) blobs.add(layer.digest);
+  if (!isImageConfigMediaType(manifest.config.mediaType) || !(await store.content.has(manifest.config.digest))) return;
+  let diffIds: Digest[];
+  try {
+    diffIds = (await readImageConfig(source, manifest, descriptor.digest)).rootfs.diff_ids;
+  } catch (err) {
+    if (isGantryError(err)) return;
+    throw err;
+  }
   for (let i = 1; i <= diffIds.length; i++) chains.add(chainIdOf(diffIds.slice(0, i)) as Digest);
 }
 

@@ -3,10 +3,12 @@
  */
 import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
+import { MAX_MANIFEST_BYTES, unsupportedMediaType } from '../image/documents.js';
+import { configPlatform, platformImages, readDocument, readImageConfig, readIndex } from '../image/graph.js';
 import { formatPlatform, platformMatchRank } from '../image/platform.js';
 import { familiarReference, formatReference, parseReference } from '../image/reference.js';
 import { GantryError } from '../util/errors.js';
-import { isDigest, type Digest } from '../util/digest.js';
+import { isDigest } from '../util/digest.js';
 import type { Store } from './store.js';
 
 export interface StoredImage {
@@ -28,7 +30,7 @@ export class StoreImageIO implements ImageSource, ImageSink {
   }
 
   async getManifest(descriptor: Descriptor): Promise<Uint8Array> {
-    return this.store.content.readBytes(descriptor.digest);
+    return this.store.content.readBytes(descriptor.digest, MAX_MANIFEST_BYTES);
   }
 
   async openBlob(descriptor: Descriptor): Promise<BlobStream> {
@@ -65,22 +67,23 @@ export async function findLocalImage(store: Store, nameOrDigest: string, platfor
 }
 
 export async function readImage(store: Store, root: Descriptor, platform: Platform | undefined, name?: string): Promise<StoredImage> {
-  if (isIndexMediaType(root.mediaType)) {
-    const index = await store.content.readJson<ImageIndex>(root.digest);
-    const chosen = choosePlatformManifest(index, platform, name ?? root.digest);
+  const source = new StoreImageIO(store);
+  const what = name ? displayName(name) : root.digest;
+  if (!isIndexMediaType(root.mediaType) && !isManifestMediaType(root.mediaType)) {
+    throw new GantryError(`${what} is not an image (media type ${root.mediaType})`);
+  }
+  const doc = await readDocument(source, root, `image ${what}`);
+  if (doc.kind === 'index') {
+    const chosen = choosePlatformManifest(doc.index, platform, name ?? root.digest);
     const image = await readImage(store, chosen, platform, name);
     return { ...image, index: root };
   }
-  if (!isManifestMediaType(root.mediaType)) {
-    throw new GantryError(`${name ?? root.digest} is not an image (media type ${root.mediaType})`);
-  }
-  const manifest = await store.content.readJson<ImageManifest>(root.digest);
-  const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
-  return { name, descriptor: root, manifest, config };
+  const config = await readImageConfig(source, doc.manifest, `image ${what}`);
+  return { name, descriptor: root, manifest: doc.manifest, config };
 }
 
 export function choosePlatformManifest(index: ImageIndex, platform: Platform | undefined, what: string): Descriptor {
-  const candidates = index.manifests.filter((m) => isManifestMediaType(m.mediaType) && m.platform && m.platform.architecture !== 'unknown');
+  const candidates = platformImages(index);
   if (!platform) {
     if (candidates.length === 0) throw new GantryError(`${what} is an index with no platform images`);
     return candidates[0];
@@ -108,16 +111,33 @@ async function findRootDescriptor(store: Store, nameOrDigest: string): Promise<D
     if (matches.length === 1) return matches[0];
     // A platform manifest inside a stored index, addressed by its own digest.
     const full = `sha256:${hex}`;
-    if (isDigest(full) && (await store.content.has(full as Digest))) {
-      const doc = await store.content.readJson<{ mediaType?: string; manifests?: unknown; config?: unknown }>(full as Digest);
-      const info = await store.content.info(full as Digest);
-      const mediaType = doc.mediaType ?? (doc.manifests ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json');
-      if (doc.manifests || doc.config) return { mediaType, digest: full as Digest, size: info?.size ?? 0 };
+    if (isDigest(full)) {
+      const info = await store.content.info(full);
+      if (info) {
+        const bytes = await store.content.readBytes(full, MAX_MANIFEST_BYTES);
+        const mediaType = sniffMediaType(bytes);
+        if (mediaType) return { mediaType, digest: full, size: info.size };
+      }
     }
     return undefined;
   }
   const full = fullName(nameOrDigest);
   return entries.find((e) => e.name === full)?.descriptor;
+}
+
+/** The media type a stored manifest or index declares (or, for OCI documents that leave it out, shows by its fields). */
+function sniffMediaType(bytes: Buffer): string | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const { mediaType, manifests, config } = doc as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+  if (typeof mediaType === 'string') return isIndexMediaType(mediaType) || isManifestMediaType(mediaType) ? mediaType : undefined;
+  if (Array.isArray(manifests)) return MediaType.ociIndex;
+  return config !== undefined ? MediaType.ociManifest : undefined;
 }
 
 function isDigestLike(text: string): boolean {
@@ -146,12 +166,12 @@ export async function createLocalIndex(store: Store, target: string, sources: st
     if (!root) throw new GantryError(`no such image: ${source}`, { hint: 'list local images with `gantry images`' });
     const children: Descriptor[] = [];
     if (isIndexMediaType(root.mediaType)) {
-      const index = await store.content.readJson<ImageIndex>(root.digest);
-      children.push(...index.manifests.filter((m) => isManifestMediaType(m.mediaType) && m.platform && m.platform.architecture !== 'unknown'));
-    } else {
+      children.push(...platformImages(await readIndex(new StoreImageIO(store), root, `image ${source}`)));
+    } else if (isManifestMediaType(root.mediaType)) {
       const image = await readImage(store, root, undefined, source);
-      const platform: Platform = { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) };
-      children.push({ mediaType: root.mediaType, digest: root.digest, size: root.size, platform });
+      children.push({ mediaType: root.mediaType, digest: root.digest, size: root.size, platform: configPlatform(image.config) });
+    } else {
+      throw unsupportedMediaType(root.mediaType, source);
     }
     for (const child of children) {
       const key = formatPlatform(child.platform as Platform);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
 import { parseReference, formatReference } from '../image/reference.js';
 import { nameFromAnnotations, namedDescriptor, withoutNames } from '../image/names.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { errnoCode, GantryError, isGantryError } from '../util/errors.js';
+import { checkDescriptor } from '../image/documents.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { withLock } from './lock.js';
 import type { Digest } from '../util/digest.js';
@@ -102,16 +103,31 @@ export class ImageRefs {
     });
   }
 
+  /**
+   * index.json as stored. Entries that are not valid descriptors (an invalid digest could only come
+   * from a store written before gantry checked them, or by hand) are left out, and the next update
+   * drops them: they name nothing gantry could read.
+   */
   private async read(): Promise<ImageIndex> {
+    let index: Partial<ImageIndex>;
     try {
-      const index = JSON.parse(await readFile(this.indexPath, 'utf8')) as ImageIndex;
-      if (!Array.isArray(index.manifests)) throw new Error('no manifests array');
-      return index;
+      index = JSON.parse(await readFile(this.indexPath, 'utf8')) as Partial<ImageIndex>;
+      if (typeof index !== 'object' || index === null || !Array.isArray(index.manifests)) throw new Error('no manifests list');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
       throw new GantryError(`the store's index.json is unreadable: ${(err as Error).message}`, {
         hint: 'it is only written atomically by gantry; if it was edited by hand, restore it from a backup',
       });
     }
+    const manifests = (index.manifests as unknown[]).filter((entry, i) => {
+      try {
+        checkDescriptor(entry, `index.json entry ${i + 1}`);
+        return true;
+      } catch (err) {
+        if (isGantryError(err)) return false;
+        throw err;
+      }
+    }) as Descriptor[];
+    return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
   }
 }

@@ -65,3 +65,9 @@ export function errnoCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A value from outside for a message: short, JSON-quoted (control characters escaped). */
+export function quoteForMessage(value: unknown, limit = 80): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return JSON.stringify(text.length > limit ? `${text.slice(0, limit)}…` : text);
+}

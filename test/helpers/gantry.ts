@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ContentStore } from '../../src/store/content.js';
+import type { Digest } from '../../src/util/digest.js';
 
 export const gantryBin = join(process.cwd(), 'dist', 'bin', 'gantry.js');
 
@@ -50,3 +52,8 @@ export async function tempDir(prefix: string): Promise<{ path: string; cleanup()
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+/** A JSON blob of a store, parsed without the validating readers: tests look at documents as stored. */
+export async function readJsonBlob<T>(content: ContentStore, digest: Digest): Promise<T> {
+  return JSON.parse((await content.readBytes(digest)).toString('utf8')) as T;
+}

@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/store.js';
 import { sha256, type Digest } from '../../src/util/digest.js';
 import { GantryError } from '../../src/util/errors.js';
 import { buildImage, layerTarBytes, newStore, run, storeState, testConfig } from './archive-fixtures.js';
+import { readJsonBlob } from '../helpers/gantry.js';
 
 let source: Store;
 let target: Store;
@@ -26,7 +27,7 @@ before(async () => {
   source = made.store;
   work = made.dir;
   image = (await buildImage(source, { name: 'app:1.0' })).digest;
-  manifest = await source.content.readJson<ImageManifest>(image);
+  manifest = await readJsonBlob<ImageManifest>(source.content, image);
   dockerTar = join(work, 'good.docker.tar');
   ociDir = join(work, 'good-layout');
   await saveImages(source, ['app:1.0'], { format: 'docker', output: dockerTar });

@@ -11,6 +11,7 @@ import type { Store } from '../../src/store/store.js';
 import { isRoot } from '../helpers/gantry.js';
 import { DockerEngine } from '../helpers/docker-engine.js';
 import { buildImage, newStore } from './archive-fixtures.js';
+import { readJsonBlob } from '../helpers/gantry.js';
 
 const skip = !isRoot ? 'needs root to run dockerd' : !(await DockerEngine.available()) ? 'dockerd is not installed (scripts/install-deps.sh installs it)' : false;
 
@@ -37,8 +38,8 @@ describe('docker engine', { skip }, () => {
 
   it('docker load reads a gantry docker archive; gantry loads what docker save writes', async () => {
     const image = await buildImage(store, { name: 'roundtrip:1' });
-    const manifest = await store.content.readJson<ImageManifest>(image.digest);
-    const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
+    const manifest = await readJsonBlob<ImageManifest>(store.content, image.digest);
+    const config = await readJsonBlob<ImageConfig>(store.content, manifest.config.digest);
     const archive = join(work, 'gantry.tar');
     await saveImages(store, ['roundtrip:1'], { format: 'docker', output: archive });
 
@@ -55,7 +56,7 @@ describe('docker engine', { skip }, () => {
       const loaded = await loadArchive(target.store, saved);
       assert.equal(loaded.images.length, 1);
       assert.deepEqual(loaded.images[0]!.names.sort(), ['docker.io/library/roundtrip:1', 'example.com/again:2']);
-      const reloaded = await target.store.content.readJson<ImageManifest>(loaded.images[0]!.descriptor.digest);
+      const reloaded = await readJsonBlob<ImageManifest>(target.store.content, loaded.images[0]!.descriptor.digest);
       assert.equal(reloaded.config.digest, manifest.config.digest);
       // Docker saves layers uncompressed; gantry stores them compressed with the same diff IDs.
       assert.deepEqual(reloaded.layers.map((layer) => layer.mediaType), manifest.layers.map((layer) => layer.mediaType));

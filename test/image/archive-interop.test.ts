@@ -12,6 +12,7 @@ import type { Store } from '../../src/store/store.js';
 import { sha256, type Digest } from '../../src/util/digest.js';
 import { isRoot } from '../helpers/gantry.js';
 import { buildImage, buildIndex, layerTarBytes, namedRoots, newStore, run, testConfig } from './archive-fixtures.js';
+import { readJsonBlob } from '../helpers/gantry.js';
 
 let source: Store;
 let work: string;
@@ -29,8 +30,8 @@ before(async () => {
   cleanup = made.cleanup;
   single = (await buildImage(source, { name: 'app:1.0' })).digest;
   multi = (await buildIndex(source, 'localhost:5000/team/multi:2')).digest;
-  singleManifest = await source.content.readJson<ImageManifest>(single);
-  singleConfig = await source.content.readJson<ImageConfig>(singleManifest.config.digest);
+  singleManifest = await readJsonBlob<ImageManifest>(source.content, single);
+  singleConfig = await readJsonBlob<ImageConfig>(source.content, singleManifest.config.digest);
 });
 
 after(async () => {
@@ -55,8 +56,8 @@ async function inspect(reference: string): Promise<{ Digest: string; Layers: str
 
 /** Checks that an image in `store` has gzip layers whose content matches the config's diff IDs. */
 async function assertGzipLayersMatchDiffIds(store: Store, manifestDigest: Digest, expectedDiffIds: string[]): Promise<void> {
-  const manifest = await store.content.readJson<ImageManifest>(manifestDigest);
-  const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
+  const manifest = await readJsonBlob<ImageManifest>(store.content, manifestDigest);
+  const config = await readJsonBlob<ImageConfig>(store.content, manifest.config.digest);
   assert.deepEqual(config.rootfs.diff_ids, expectedDiffIds);
   assert.equal(manifest.layers.length, expectedDiffIds.length);
   for (const [i, layer] of manifest.layers.entries()) {
@@ -159,7 +160,7 @@ describe('gantry loads what skopeo writes', () => {
     assert.equal(loaded.format, 'docker');
     const [image] = loaded.images;
     assert.deepEqual(image!.names, ['docker.io/library/app:3']);
-    const manifest = await target.content.readJson<ImageManifest>(image!.descriptor.digest);
+    const manifest = await readJsonBlob<ImageManifest>(target.content, image!.descriptor.digest);
     assert.equal(manifest.config.digest, singleManifest.config.digest, 'the config is kept byte for byte');
     await assertGzipLayersMatchDiffIds(target, image!.descriptor.digest, singleConfig.rootfs.diff_ids);
   });
@@ -221,7 +222,7 @@ describe('gantry loads a Docker 25-style combined archive', () => {
       [['docker.io/library/web:25', 'docker.io/library/web:latest'], ['docker.io/library/extra:1']],
     );
     assert.equal(loaded.images[0]!.descriptor.digest, manifestDigest, 'the archive manifest is kept as it is');
-    const extra = await target.content.readJson<ImageManifest>(loaded.images[1]!.descriptor.digest);
+    const extra = await readJsonBlob<ImageManifest>(target.content, loaded.images[1]!.descriptor.digest);
     assert.equal(extra.config.digest, sha256(extraConfig));
     await assertGzipLayersMatchDiffIds(target, loaded.images[1]!.descriptor.digest, [sha256(extraLayer)]);
   });
@@ -261,7 +262,7 @@ describe('gantry loads a Docker 20.10-style archive', () => {
     const [image] = loaded.images;
     assert.deepEqual(image!.names, ['docker.io/library/legacy:20.10', 'registry.example:5000/legacy:latest']);
     assert.deepEqual(image!.descriptor.platform, { os: 'linux', architecture: 'arm64' });
-    const manifest = await target.content.readJson<ImageManifest>(image!.descriptor.digest);
+    const manifest = await readJsonBlob<ImageManifest>(target.content, image!.descriptor.digest);
     assert.equal(manifest.mediaType, MediaType.ociManifest);
     assert.equal(manifest.config.digest, `sha256:${configHex}`);
     assert.deepEqual(await target.content.readBytes(manifest.config.digest), configBytes);

@@ -9,6 +9,7 @@ import type { Store } from '../../src/store/store.js';
 import { GantryError } from '../../src/util/errors.js';
 import { pathExists } from '../../src/util/fs.js';
 import { buildImage, buildIndex, namedRoots, newStore, run, storeState } from './archive-fixtures.js';
+import { readJsonBlob } from '../helpers/gantry.js';
 
 let source: Store;
 let work: string;
@@ -64,7 +65,7 @@ describe('docker archives', () => {
   it('writes manifest.json, repositories and an OCI layout, with paths under blobs/', async () => {
     const output = join(work, 'layout-docker.tar');
     await saveImages(source, ['app:1.0'], { format: 'docker', output });
-    const manifest = await source.content.readJson<ImageManifest>(single as `sha256:${string}`);
+    const manifest = await readJsonBlob<ImageManifest>(source.content, single as `sha256:${string}`);
     const items = await tarJson<Array<{ Config: string; RepoTags: string[]; Layers: string[] }>>(output, 'manifest.json');
     assert.deepEqual(items, [
       {
@@ -73,7 +74,7 @@ describe('docker archives', () => {
         Layers: manifest.layers.map((layer) => `blobs/sha256/${layer.digest.slice(7)}`),
       },
     ]);
-    const config = await source.content.readJson<{ rootfs: { diff_ids: string[] } }>(manifest.config.digest);
+    const config = await readJsonBlob<{ rootfs: { diff_ids: string[] } }>(source.content, manifest.config.digest);
     assert.deepEqual(await tarJson(output, 'repositories'), { app: { '1.0': config.rootfs.diff_ids[1]!.slice(7) } });
     assert.deepEqual(await tarJson(output, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
     const index = await tarJson<ImageIndex>(output, 'index.json');
@@ -119,7 +120,7 @@ describe('docker archives', () => {
 
   it('saves one platform of a multi-platform image with --platform', async () => {
     const output = join(work, 'multi-arm64.tar');
-    const index = await source.content.readJson<ImageIndex>(multi as `sha256:${string}`);
+    const index = await readJsonBlob<ImageIndex>(source.content, multi as `sha256:${string}`);
     const arm64 = index.manifests.find((m) => m.platform?.architecture === 'arm64')!;
     const saved = await saveImages(source, ['localhost:5000/team/multi:2'], { format: 'docker', output, platform: { os: 'linux', architecture: 'arm64' } });
     assert.equal(saved[0]!.descriptor.digest, arm64.digest);
@@ -165,7 +166,7 @@ describe('OCI layouts', () => {
       ['docker.io/library/app:1.0', single],
       ['localhost:5000/team/multi:2', multi],
     ]);
-    const kept = await target.content.readJson<ImageIndex>(multi as `sha256:${string}`);
+    const kept = await readJsonBlob<ImageIndex>(target.content, multi as `sha256:${string}`);
     assert.equal(kept.manifests.length, 2, 'the index keeps both platforms');
     assert.deepEqual((await storeState(target)).blobs, (await storeState(source)).blobs, 'every blob of both images');
   });
@@ -209,7 +210,7 @@ describe('OCI layouts', () => {
     assert.notEqual(saved!.descriptor.digest, multi);
     const target = await freshStore();
     await loadArchive(target, output);
-    const index = await target.content.readJson<ImageIndex>(saved!.descriptor.digest);
+    const index = await readJsonBlob<ImageIndex>(target.content, saved!.descriptor.digest);
     assert.deepEqual(index.manifests.map((m) => m.platform?.architecture), ['amd64']);
   });
 
@@ -238,7 +239,7 @@ describe('OCI layouts', () => {
   it('leaves no file when an image cannot be read whole', async () => {
     const broken = await freshStore();
     const image = await buildImage(broken, { name: 'broken:1' });
-    const manifest = await broken.content.readJson<ImageManifest>(image.digest);
+    const manifest = await readJsonBlob<ImageManifest>(broken.content, image.digest);
     await broken.content.delete(manifest.layers[1]!.digest);
     const dir = join(work, 'broken-out');
     await mkdir(dir);

@@ -11,6 +11,7 @@ import type { Store } from '../../src/store/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { readJsonBlob } from '../helpers/gantry.js';
 
 describe('faults between gantry and the registry', () => {
   let registry: RegistryServer;
@@ -41,7 +42,7 @@ describe('faults between gantry and the registry', () => {
     source = await stores.open();
     image = await writeImage(source, { layers: [{ 'small.txt': 'small' }, { 'big.bin': noise(200 * 1024) }] });
     await source.refs.set('fault:1', image);
-    bigLayer = (await source.content.readJson<ImageManifest>(image.digest)).layers[1];
+    bigLayer = (await readJsonBlob<ImageManifest>(source.content, image.digest)).layers[1];
     await pushImage(source, 'fault:1', `${host}/faults/app:1`, makeOptions());
   });
   beforeEach(() => {
@@ -102,6 +103,30 @@ describe('faults between gantry and the registry', () => {
     assert.deepEqual(await store.refs.list(), []);
   });
 
+  test('a body that trickles a few bytes at a time is given up on, and the download fails cleanly', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(bigLayer.digest), fault: { type: 'slow', chunkBytes: 1, delayMs: 100 }, times: Infinity });
+    const store = await stores.open();
+    await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions({ timeoutMs: 1000 })), (err: Error) => {
+      assert.match(err.message, /download failed after 4 attempts .*the server sent \d+ bytes in \d+ s/);
+      return true;
+    });
+    assert.equal(await store.content.has(bigLayer.digest), false);
+    assert.deepEqual((await storeContents(store)).ingest, []);
+  });
+
+  test('a redirect to a file or another protocol is refused, not followed', async () => {
+    for (const location of ['file:///etc/passwd', 'ftp://127.0.0.1/blob', 'gopher://x']) {
+      proxy.clear();
+      proxy.inject({ method: 'GET', path: blobPath(bigLayer.digest), fault: { type: 'status', status: 307, headers: { location } } });
+      const store = await stores.open();
+      await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions()), (err: Error) => {
+        assert.match(err.message, new RegExp(`redirected to "${location.split(':')[0]}:…", which gantry does not follow`));
+        return true;
+      });
+      assert.equal(await store.content.has(bigLayer.digest), false);
+    }
+  });
+
   test('connections that keep dropping fail after the configured attempts, leaving nothing partial', async () => {
     proxy.inject({ method: 'GET', path: blobPath(bigLayer.digest), fault: { type: 'drop-after', bytes: 10_000 }, times: Infinity });
     const store = await stores.open();
@@ -147,7 +172,7 @@ describe('faults between gantry and the registry', () => {
     const store = await stores.open();
     const doomed = await writeImage(store, { layers: [{ 'doomed.bin': noise(100 * 1024) }] });
     await store.refs.set('doomed:1', doomed);
-    const layer = (await store.content.readJson<ImageManifest>(doomed.digest)).layers[0];
+    const layer = (await readJsonBlob<ImageManifest>(store.content, doomed.digest)).layers[0];
     proxy.inject({ method: 'PUT', path: new RegExp(`digest=${encodeURIComponent(layer.digest)}`), fault: { type: 'status', status: 500 }, times: Infinity });
     const options = makeOptions();
     await assert.rejects(pushImage(store, 'doomed:1', `${host}/faults/doomed:1`, options), /HTTP 500/);
@@ -167,7 +192,7 @@ describe('faults between gantry and the registry', () => {
     const arm64 = await writeImage(store, { platform: { os: 'linux', architecture: 'arm64' }, layers: [{ version: 'new arm64' }] });
     const index = await writeIndex(store, [amd64, arm64]);
     await store.refs.set('multi:new', index);
-    const armLayer = (await store.content.readJson<ImageManifest>(arm64.digest)).layers[0];
+    const armLayer = (await readJsonBlob<ImageManifest>(store.content, arm64.digest)).layers[0];
     proxy.inject({ method: 'PUT', path: new RegExp(`digest=${encodeURIComponent(armLayer.digest)}`), fault: { type: 'status', status: 500 }, times: Infinity });
     const options = makeOptions();
     await assert.rejects(pushImage(store, 'multi:new', `${host}/faults/multi:1`, options), (err: Error & { hint?: string }) => {

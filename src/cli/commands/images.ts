@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { formatPlatform } from '../../image/platform.js';
 import { parseReference, familiarReference } from '../../image/reference.js';
-import { isIndexMediaType, type ImageIndex, type Platform } from '../../image/types.js';
-import { readImage } from '../../store/images.js';
+import { isIndexMediaType, type Platform } from '../../image/types.js';
+import { configPlatform, platformImages, readIndex } from '../../image/graph.js';
+import { readImage, StoreImageIO } from '../../store/images.js';
 import type { Store } from '../../store/store.js';
 import type { Descriptor } from '../../image/types.js';
 import { formatTable, humanAge, humanSize, type CliContext } from '../context.js';
@@ -60,8 +61,7 @@ function splitName(name: string | undefined): { repository: string; tag: string 
 
 async function summarize(store: Store, descriptor: Descriptor): Promise<{ created?: string; size: number; platforms: string[] }> {
   if (isIndexMediaType(descriptor.mediaType)) {
-    const index = await store.content.readJson<ImageIndex>(descriptor.digest);
-    const children = index.manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown');
+    const children = platformImages(await readIndex(new StoreImageIO(store), descriptor));
     let size = 0;
     let created: string | undefined;
     for (const child of children) {
@@ -74,5 +74,5 @@ async function summarize(store: Store, descriptor: Descriptor): Promise<{ create
   }
   const image = await readImage(store, descriptor, undefined);
   const size = image.manifest.layers.reduce((sum, l) => sum + l.size, image.manifest.config.size);
-  return { created: image.config.created, size, platforms: [formatPlatform({ os: image.config.os, architecture: image.config.architecture, variant: image.config.variant })] };
+  return { created: image.config.created, size, platforms: [formatPlatform(configPlatform(image.config))] };
 }

@@ -14,7 +14,7 @@ import { chmodSync, constants, copyFileSync, lchownSync, utimesSync } from 'node
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { concurrencyLimiter } from '../../util/concurrency.js';
-import { GantryError } from '../../util/errors.js';
+import { errnoCode, GantryError } from '../../util/errors.js';
 import { resolveInRoot } from '../../util/scoped-path.js';
 import type { ModeChange, PlacedEntry } from './copy-plan.js';
 
@@ -41,7 +41,7 @@ class TargetDirs {
   private readonly resolved = new Map<string, string>();
   private readonly fresh = new Set<string>();
 
-  constructor(private readonly rootfs: string) {}
+  constructor(readonly rootfs: string) {}
 
   async host(dir: string): Promise<string> {
     let host = this.resolved.get(dir);
@@ -118,7 +118,7 @@ export async function applyCopy(rootfs: string, placed: PlacedEntry[], options: 
     }
   }
   const limit = concurrencyLimiter(16);
-  await Promise.all(copies.map((p) => limit(() => writeEntry(dirsInTarget, p, ownerOf(p), modeOf(p)))));
+  await Promise.all(copies.map((p) => limit(() => writeEntry(dirsInTarget, p, ownerOf(p), modeOf(p)).catch((err: unknown) => Promise.reject(sourceVanished(err, p))))));
   for (const { p, to } of hardlinks) {
     const host = await dirsInTarget.replaceable(posix.normalize(p.target));
     await link(posix.join(await dirsInTarget.host(posix.dirname(posix.normalize(to))), posix.basename(to)), host);
@@ -143,13 +143,19 @@ export async function mkdirAllInRoot(rootfs: string, dir: string, owner: Ownersh
   await ensureParents(new TargetDirs(rootfs), posix.normalize(dir), { owner, mode: DEFAULT_DIR_MODE }, new Set());
 }
 
-/** MkdirAll for a destination's parents: new directories get the --chown owner and mode 0755 (or an octal --chmod), as in BuildKit. */
+/**
+ * MkdirAll for a destination's parents: new directories get the --chown owner and mode 0755 (or an
+ * octal --chmod), as in BuildKit. A parent that is a symbolic link to a missing place has that place
+ * created inside the image, its own missing parents first, as BuildKit's MkdirAll does.
+ */
 async function ensureParents(dirs: TargetDirs, dir: string, options: MkdirOptions, ensured: Set<string>): Promise<void> {
   if (dir === '/' || dir === '.' || ensured.has(dir)) return;
   await ensureParents(dirs, posix.dirname(dir), options, ensured);
   const host = await dirs.host(dir);
   const existing = await lstat(host).catch(() => undefined);
   if (!existing) {
+    const inImage = `/${posix.relative(dirs.rootfs, host)}`;
+    if (inImage !== dir) await ensureParents(dirs, posix.dirname(inImage), options, ensured);
     await mkdir(host);
     dirs.made(dir, host);
     await setOwnerAndMode(host, options.owner, options.mode);
@@ -187,3 +193,12 @@ async function writeEntry(dirs: TargetDirs, p: PlacedEntry, owner: Ownership, mo
 }
 
 const SMALL_FILE = 64 * 1024;
+
+/** A source file that disappeared between the plan and the copy: the context (or stage) changed under the build. */
+function sourceVanished(err: unknown, p: PlacedEntry): unknown {
+  if (errnoCode(err) !== 'ENOENT' || (err as NodeJS.ErrnoException).path !== p.entry.hostPath) return err;
+  return new GantryError(`${p.entry.hostPath} disappeared while it was being copied to ${p.target}`, {
+    hint: 'a file of the build context was removed during the build; build again once it stops changing',
+    cause: err,
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Archives made to attack the loader: digests that are paths, configs that lack what every command
+ * reads, documents of unknown types. Each is refused with a clear message, reads nothing outside the
+ * archive, and leaves the store as it was.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadArchive } from '../../src/image/archive-store.js';
+import { MediaType, type Descriptor } from '../../src/image/types.js';
+import type { Store } from '../../src/store/store.js';
+import { sha256 } from '../../src/util/digest.js';
+import { GantryError } from '../../src/util/errors.js';
+import { buildImage, layerTarBytes, newStore, storeState, testConfig } from './archive-fixtures.js';
+
+let target: Store;
+let work: string;
+const cleanups: Array<() => Promise<void>> = [];
+
+before(async () => {
+  const made = await newStore('archive-hostile');
+  cleanups.push(made.cleanup);
+  target = made.store;
+  work = made.dir;
+  await buildImage(target, { name: 'existing:1', marker: 'existing' });
+});
+
+after(async () => {
+  for (const done of cleanups) await done();
+});
+
+/** An OCI layout directory holding `blobs` (by their own digest) and an index.json naming `root` as "evil:latest". */
+async function layout(name: string, blobs: Array<string | Buffer>, root: Descriptor | Record<string, unknown>): Promise<string> {
+  const dir = join(work, name);
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  for (const blob of blobs) await writeFile(join(dir, 'blobs', 'sha256', sha256(blob).slice(7)), blob);
+  const entry = { ...root, annotations: { 'org.opencontainers.image.ref.name': 'evil:latest' } };
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
+  return dir;
+}
+
+function manifestBytes(config: Record<string, unknown>, layers: Array<Record<string, unknown>> = [], extra: Record<string, unknown> = {}): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers, ...extra }));
+}
+
+function descriptorOf(bytes: Buffer, mediaType: string = MediaType.ociManifest): Descriptor {
+  return { mediaType, digest: sha256(bytes), size: bytes.length };
+}
+
+async function assertRefused(path: string, pattern: RegExp): Promise<void> {
+  const before = await storeState(target);
+  await assert.rejects(loadArchive(target, path), (err: unknown) => {
+    assert.ok(err instanceof GantryError, `expected a GantryError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    assert.doesNotMatch(err.message, /root:|daemon:/, 'no bytes of a host file in the message');
+    return true;
+  });
+  assert.deepEqual(await storeState(target), before);
+  assert.deepEqual(await readdir(target.tmpDir), []);
+}
+
+describe('hostile archives are refused and change nothing', () => {
+  it('a manifest whose config digest is a path to a host file', async () => {
+    const manifest = manifestBytes({ mediaType: MediaType.ociConfig, digest: 'sha256:../../../../../../../../etc/passwd', size: 100 });
+    const dir = await layout('config-path', [manifest], descriptorOf(manifest));
+    await assertRefused(dir, /config: invalid checksum digest format "sha256:\.\.\/\.\.\//);
+  });
+
+  it('index.json naming a manifest by a path', async () => {
+    const dir = await layout('index-path', [], { mediaType: MediaType.ociManifest, digest: 'sha256:../../../../etc/shadow', size: 10 });
+    await assertRefused(dir, /index\.json entry 1: invalid checksum digest format/);
+  });
+
+  it('a layer digest with upper-case hex or the wrong length', async () => {
+    for (const digest of [`sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, `sha256:${'a'.repeat(64)}/x`, `md5:${'a'.repeat(32)}`]) {
+      const config = Buffer.from(JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [])));
+      const manifest = manifestBytes(descriptorOf(config, MediaType.ociConfig) as unknown as Record<string, unknown>, [{ mediaType: MediaType.ociLayerGzip, digest, size: 1 }]);
+      const dir = await layout(`layer-${sha256(digest).slice(7, 15)}`, [config, manifest], descriptorOf(manifest));
+      await assertRefused(dir, /layer 1: invalid checksum digest format/);
+    }
+  });
+
+  it('a sha512 digest is named as an unsupported algorithm', async () => {
+    const dir = await layout('sha512', [], { mediaType: MediaType.ociManifest, digest: `sha512:${'b'.repeat(128)}`, size: 10 });
+    await assertRefused(dir, /digest algorithm sha512 is not supported/);
+  });
+
+  it('an image config without rootfs', async () => {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {} }));
+    const manifest = manifestBytes(descriptorOf(config, MediaType.ociConfig) as unknown as Record<string, unknown>);
+    const dir = await layout('no-rootfs', [config, manifest], descriptorOf(manifest));
+    // The OCI path copies blobs as they are; the image is read when it is used — refused at load all the same.
+    await assertRefused(dir, /rootfs/);
+  });
+
+  it('an image config whose diff IDs are paths', async () => {
+    const layer = await layerTarBytes({ 'a.txt': 'a' });
+    const dockerDir = join(work, 'docker-diffid');
+    await mkdir(dockerDir);
+    await writeFile(join(dockerDir, 'layer.tar'), layer);
+    await writeFile(join(dockerDir, 'config.json'), JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, ['sha256:../../etc/passwd'])));
+    await writeFile(join(dockerDir, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: ['evil:1'], Layers: ['layer.tar'] }]));
+    await assertRefused(dockerDir, /diff ID 1: invalid checksum digest format/);
+  });
+
+  it('a manifest of an unknown media type inside an index', async () => {
+    const child = manifestBytes({ mediaType: MediaType.ociConfig, digest: sha256('x'), size: 1 });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: 'application/x-evil', digest: sha256(child), size: child.length }] }));
+    const dir = await layout('unknown-type', [child, index], descriptorOf(index, MediaType.ociIndex));
+    await assertRefused(dir, /unsupported manifest media type "application\/x-evil"/);
+  });
+
+  it('a document that says it is a manifest but is an index', async () => {
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
+    const dir = await layout('mislabelled', [index], descriptorOf(index, MediaType.ociManifest));
+    await assertRefused(dir, /mediaType "application\/vnd\.oci\.image\.index\.v1\+json" is not an image manifest's/);
+  });
+
+  it('a manifest larger than 4 MiB', async () => {
+    const manifest = manifestBytes({ mediaType: MediaType.ociConfig, digest: sha256('x'), size: 1 }, [], { annotations: { pad: 'x'.repeat(5 << 20) } });
+    const dir = await layout('huge', [manifest], descriptorOf(manifest));
+    await assertRefused(dir, /more than the 4194304/);
+  });
+
+  it('a manifest that is not JSON does not quote its bytes', async () => {
+    const bytes = Buffer.from('root:x:0:0:root:/root:/bin/sh\n');
+    const dir = await layout('not-json', [bytes], descriptorOf(bytes));
+    await assertRefused(dir, /is not valid JSON$/);
+  });
+});
