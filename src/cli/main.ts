@@ -2,7 +2,7 @@
 /** gantry's command line: one file per command under commands/; errors are printed, never thrown at the user. */
 import { Command, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { formatGantryError, isGantryError } from '../util/errors.js';
+import { formatGantryError, isGantryError, machineError } from '../util/errors.js';
 import { createCliContext } from './context.js';
 import { registerCommands } from './commands/index.js';
 
@@ -34,9 +34,10 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (isGantryError(err)) {
-      process.stderr.write(`error: ${formatGantryError(err)}\n`);
-      return err.exitCode;
+    const explained = isGantryError(err) ? err : machineError(err);
+    if (explained) {
+      process.stderr.write(`error: ${formatGantryError(explained)}\n`);
+      return explained.exitCode;
     }
     process.stderr.write(`gantry: internal error (please report it): ${(err as Error)?.stack ?? String(err)}\n`);
     return 2;

@@ -18,7 +18,7 @@ export async function unpackForThisMachine(store: Store, root: Descriptor, ctx: 
     return;
   }
   try {
-    await unpackImage(store, image);
+    await unpackImage(store, image, `image ${root.digest}`);
   } catch (err) {
     ctx.err(`warning: the image is stored but could not be unpacked yet (the first build will): ${(err as Error).message}\n`);
   }

@@ -12,6 +12,8 @@ import type { Store } from '../store/store.js';
 import { GantryError } from '../util/errors.js';
 import type { Digest } from '../util/digest.js';
 import { baseImageKey } from './cache-key.js';
+import { configPlatform } from '../image/graph.js';
+import { layerRecords } from './layers.js';
 import type { StageState } from './state.js';
 
 /** Pulls `ref` for `platform` into the store and returns the stored image (registry module). */
@@ -65,7 +67,7 @@ export class BaseImages {
     return {
       ref: name,
       digest: image.descriptor.digest,
-      platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
+      platform: configPlatform(image.config),
       config: image.config.config ?? {},
     };
   }
@@ -77,14 +79,10 @@ export class BaseImages {
       image = await readImage(this.store, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: resolved.digest as Digest, size: 0 }, resolved.platform);
       this.byDigest.set(resolved.digest, image);
     }
-    const diffIds = image.config.rootfs.diff_ids;
-    if (diffIds.length !== image.manifest.layers.length) {
-      throw new GantryError(`image ${resolved.ref} is inconsistent: ${image.manifest.layers.length} layers but ${diffIds.length} diff IDs in its config`);
-    }
     return {
       platform: resolved.platform,
       key: baseImageKey(resolved.digest),
-      layers: image.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i] })),
+      layers: layerRecords(image, `image ${resolved.ref}`),
       history: image.config.history ?? [],
       config: image.config.config ?? {},
       ...(image.config.author ? { author: image.config.author } : {}),

@@ -14,6 +14,8 @@ import type { Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import { chainIdOf } from '../image/chain-id.js';
 import type { LayerRecord } from '../store/cache-records.js';
+import type { StoredImage } from '../store/images.js';
+import { imageLayers } from '../image/graph.js';
 
 export interface LayerStoreOptions {
   /** Clamp file mtimes in new layers to this (seconds since the epoch). */
@@ -118,8 +120,12 @@ export async function ingestLayer(store: Store, tar: AsyncIterable<Uint8Array>):
  * Unpacks an image's layers into snapshots now, as `docker pull` does, so that the first build on it
  * starts at once. Layers already unpacked are skipped.
  */
-export async function unpackImage(store: Store, image: { manifest: { layers: Array<{ digest: Digest; size: number; mediaType: string }> }; config: { rootfs: { diff_ids: Digest[] } } }): Promise<void> {
+export async function unpackImage(store: Store, image: Pick<StoredImage, 'manifest' | 'config'>, what: string): Promise<void> {
   const snapshotter = await Snapshotter.open(store.snapshotsDir);
-  const layers = image.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: image.config.rootfs.diff_ids[i] }));
-  await new LayerStore(store, {}).materialize(snapshotter, layers);
+  await new LayerStore(store, {}).materialize(snapshotter, layerRecords(image, what));
+}
+
+/** An image's layers as the build tracks them: blob and diff ID (a count that differs from the config's is an error). */
+export function layerRecords(image: Pick<StoredImage, 'manifest' | 'config'>, what: string): LayerRecord[] {
+  return imageLayers(image.manifest, image.config, what).map(({ descriptor, diffId }) => ({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, diffId }));
 }

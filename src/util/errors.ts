@@ -71,3 +71,31 @@ export function quoteForMessage(value: unknown, limit = 80): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return JSON.stringify(text.length > limit ? `${text.slice(0, limit)}…` : text);
 }
+
+/**
+ * Failures of the machine rather than of gantry — a full disk, a quota, a read-only file system, too
+ * many open files — as user errors with what to do about them. Every writer in gantry writes to a temp
+ * file and renames, so such a failure loses nothing and the message can say so. Looks through `cause`.
+ */
+export function machineError(err: unknown): GantryError | undefined {
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    const code = errnoCode(current);
+    const explained = code === undefined ? undefined : MACHINE_ERRORS[code];
+    if (explained) {
+      const path = (current as { path?: unknown }).path;
+      return new GantryError(`${explained.message}${typeof path === 'string' ? ` (${path})` : ''}`, { hint: explained.hint, cause: current });
+    }
+    current = typeof current === 'object' && 'cause' in current ? (current as { cause: unknown }).cause : undefined;
+  }
+  return undefined;
+}
+
+const NOTHING_LOST = 'what was being written was discarded; the store is as it was before the command';
+
+const MACHINE_ERRORS: Record<string, { message: string; hint: string }> = {
+  ENOSPC: { message: 'no space left on the device', hint: `free space where the store or the output is (gantry prune removes unused images and build cache); ${NOTHING_LOST}` },
+  EDQUOT: { message: 'disk quota exceeded', hint: `free space within your quota (gantry prune removes unused images and build cache); ${NOTHING_LOST}` },
+  EROFS: { message: 'the file system is read-only', hint: 'choose a writable store (--root, GANTRY_ROOT) or output location' },
+  EMFILE: { message: 'too many open files', hint: 'raise the open-file limit (ulimit -n) and run the command again' },
+  ENFILE: { message: 'the system ran out of open files', hint: 'close other programs or raise fs.file-max, then run the command again' },
+};
