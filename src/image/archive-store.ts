@@ -11,7 +11,6 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContentStore } from '../store/content.js';
 import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
-import { withLock } from '../store/lock.js';
 import type { NamedImage } from '../store/refs.js';
 import type { Store } from '../store/store.js';
 import { GantryError, errnoCode } from '../util/errors.js';
@@ -40,11 +39,6 @@ import type { Digest } from '../util/digest.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
-/** Runs `task` holding the store's gc lock shared, so that prune cannot remove blobs it reads or adds. */
-async function withStoreInUse<T>(store: Store, task: () => Promise<T>): Promise<T> {
-  return withLock(store.gcLockPath, 'shared', task);
-}
-
 export interface SaveOptions {
   format: ArchiveFormat;
   /**
@@ -64,23 +58,21 @@ export interface SavedImage {
   descriptor: Descriptor;
 }
 
-/** Saves images of the store (by name or digest) into one archive. */
+/** Saves images of the store (by name or digest) into one archive. Callers hold a store session (store/session.ts), as for every function here. */
 export async function saveImages(store: Store, names: string[], options: SaveOptions): Promise<SavedImage[]> {
   if (names.length === 0) throw new GantryError('no images to save', { hint: 'name at least one image' });
-  return withStoreInUse(store, async () => {
-    const wanted: ArchiveImage[] = [];
-    for (const nameOrDigest of names) {
-      const found = await findLocalImage(store, nameOrDigest);
-      if (!found) throw new GantryError(`no such image: ${nameOrDigest}`, { hint: 'list local images with `gantry images`' });
-      const root = found.index ?? found.descriptor;
-      const chosen = await selectForArchive(store, root, nameOrDigest, options.format, options.platform);
-      const known = wanted.find((image) => image.root.digest === chosen.digest);
-      const imageNames = found.name ? [found.name] : [];
-      if (known) known.names.push(...imageNames.filter((name) => !known.names.includes(name)));
-      else wanted.push({ root: chosen, names: imageNames });
-    }
-    return writeArchive(store, wanted, options.format, options.output, options.platform, options.progress);
-  });
+  const wanted: ArchiveImage[] = [];
+  for (const nameOrDigest of names) {
+    const found = await findLocalImage(store, nameOrDigest);
+    if (!found) throw new GantryError(`no such image: ${nameOrDigest}`, { hint: 'list local images with `gantry images`' });
+    const root = found.index ?? found.descriptor;
+    const chosen = await selectForArchive(store, root, nameOrDigest, options.format, options.platform);
+    const known = wanted.find((image) => image.root.digest === chosen.digest);
+    const imageNames = found.name ? [found.name] : [];
+    if (known) known.names.push(...imageNames.filter((name) => !known.names.includes(name)));
+    else wanted.push({ root: chosen, names: imageNames });
+  }
+  return writeArchive(store, wanted, options.format, options.output, options.platform, options.progress);
 }
 
 export interface ImageOutputOptions {
@@ -95,12 +87,10 @@ export interface ImageOutputOptions {
 
 /** A build's `--output type=oci|docker,dest=...`: writes one image of the store (a manifest or an index). */
 export async function writeImageOutput(store: Store, root: Descriptor, options: ImageOutputOptions): Promise<SavedImage> {
-  return withStoreInUse(store, async () => {
-    const what = options.names?.[0] ? familiarReference(parseReference(options.names[0])) : 'the built image';
-    const chosen = await selectForArchive(store, root, what, options.type, options.platform);
-    const [saved] = await writeArchive(store, [{ root: chosen, names: options.names ?? [] }], options.type, options.dest, options.platform, options.progress);
-    return saved!;
-  });
+  const what = options.names?.[0] ? familiarReference(parseReference(options.names[0])) : 'the built image';
+  const chosen = await selectForArchive(store, root, what, options.type, options.platform);
+  const [saved] = await writeArchive(store, [{ root: chosen, names: options.names ?? [] }], options.type, options.dest, options.platform, options.progress);
+  return saved!;
 }
 
 /** The root to write: for a docker archive, the one platform's manifest. */
@@ -207,22 +197,20 @@ export interface LoadOptions {
 
 /** Loads every image of an archive (OCI layout or docker archive; tar, compressed tar or directory) into the store. */
 export async function loadArchive(store: Store, path: string, options: LoadOptions = {}): Promise<LoadResult> {
-  return withStoreInUse(store, async () => {
-    let files: ArchiveFiles | undefined;
-    const stagingRoot = await mkdtemp(join(store.tmpDir, 'load-'));
-    const staging = new StagingSink(store, new ContentStore(stagingRoot));
-    try {
-      files = await openArchiveFiles(path, { tmpDir: store.tmpDir });
-      const { format, images, warnings } = await readArchiveImages(files, staging, options.progress);
-      await staging.close();
-      await staging.publish(images);
-      return { format, images: images.map(({ root, names }) => ({ names, descriptor: root })), warnings };
-    } finally {
-      await staging.close();
-      await files?.close();
-      await rm(stagingRoot, { recursive: true, force: true });
-    }
-  });
+  let files: ArchiveFiles | undefined;
+  const stagingRoot = await mkdtemp(join(store.tmpDir, 'load-'));
+  const staging = new StagingSink(store, new ContentStore(stagingRoot));
+  try {
+    files = await openArchiveFiles(path, { tmpDir: store.tmpDir });
+    const { format, images, warnings } = await readArchiveImages(files, staging, options.progress);
+    await staging.close();
+    await staging.publish(images);
+    return { format, images: images.map(({ root, names }) => ({ names, descriptor: root })), warnings };
+  } finally {
+    await staging.close();
+    await files?.close();
+    await rm(stagingRoot, { recursive: true, force: true });
+  }
 }
 
 /** Copies every image of the archive into `staging`; returns them with their names. */

@@ -19,7 +19,6 @@ import { normalizeReference } from '../image/reference.js';
 import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { Progress } from '../progress/events.js';
 import { Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
-import { acquireLock } from '../store/lock.js';
 import type { Store } from '../store/store.js';
 import { concurrencyLimiter } from '../util/concurrency.js';
 import type { Digest } from '../util/digest.js';
@@ -100,9 +99,9 @@ interface BuildSession {
   abort: AbortController;
 }
 
+/** Builds the image; the caller holds a store session for as long as it uses the result (see store/session.ts). */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const { store, progress } = options;
-  const gcLock = await acquireLock(store.gcLockPath, 'shared');
   const tmpDir = join(store.tmpDir, `build-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmpDir, { recursive: true });
   const abort = new AbortController();
@@ -225,7 +224,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
     await rm(tmpDir, { recursive: true, force: true });
-    await gcLock.release();
   }
 }
 

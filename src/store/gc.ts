@@ -1,8 +1,8 @@
 /**
  * Garbage collection for `gantry prune`: removes untagged images and (unless kept) the build cache,
  * then every blob and snapshot no remaining image (or kept cache record) reaches, and the leftovers
- * of killed processes. Runs under the store's exclusive GC lock: builds hold it shared, so prune waits
- * for them and never deletes what a running build uses.
+ * of killed processes. Runs in the store's only session (store/session.ts): every other command holds
+ * a shared one, so prune waits for them and never deletes what a running command uses.
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { chainIdOf } from '../image/chain-id.js';
 import type { Digest } from '../util/digest.js';
 import { ownerIsDead } from '../util/process.js';
 import { CacheStore } from './cache-records.js';
-import { acquireLock } from './lock.js';
+import type { StoreSession } from './session.js';
 import type { Store } from './store.js';
 
 /** The snapshot side of GC (implemented by the snapshotter), so the store need not know its layout. */
@@ -32,7 +32,6 @@ export interface PruneOptions {
   /** Keep build cache records and the layers they point to. */
   keepCache: boolean;
   snapshotters: SnapshotCollector[];
-  onWait?: (message: string) => void;
 }
 
 export interface PruneReport {
@@ -43,55 +42,53 @@ export interface PruneReport {
   bytes: number;
 }
 
-export async function prune(store: Store, options: PruneOptions): Promise<PruneReport> {
-  const lock = await acquireLock(store.gcLockPath, 'exclusive', options.onWait);
-  try {
-    const report: PruneReport = { untaggedImages: 0, cacheRecords: 0, blobs: 0, snapshots: 0, bytes: 0 };
-    await store.refs.update((entries) => {
-      const kept = entries.filter((e) => e.name !== undefined);
-      report.untaggedImages = entries.length - kept.length;
-      return kept;
-    });
+/** Prunes the session's store; the session must be the only one open (`exclusive`). */
+export async function prune(session: StoreSession, options: PruneOptions): Promise<PruneReport> {
+  if (session.mode !== 'exclusive') throw new Error('prune needs the store to itself (an exclusive session)');
+  const { store } = session;
+  const report: PruneReport = { untaggedImages: 0, cacheRecords: 0, blobs: 0, snapshots: 0, bytes: 0 };
+  await store.refs.update((entries) => {
+    const kept = entries.filter((e) => e.name !== undefined);
+    report.untaggedImages = entries.length - kept.length;
+    return kept;
+  });
 
-    const cache = new CacheStore(store.cacheDir);
-    const keptBlobs = new Set<Digest>();
-    if (options.keepCache) {
-      for (const record of await cache.list()) keptBlobs.add(record.layer.digest);
-    } else {
-      report.bytes += await dirSize(store.cacheDir);
-      report.cacheRecords = (await cache.list()).length;
-      await rm(store.cacheDir, { recursive: true, force: true });
-      report.bytes += await dirSize(join(store.root, 'cache-mounts'));
-      await rm(join(store.root, 'cache-mounts'), { recursive: true, force: true });
-    }
-
-    const keptChains = new Set<Digest>();
-    for (const entry of await store.refs.list()) await markImage(store, entry.descriptor, keptBlobs, keptChains);
-
-    for (const digest of await store.content.list()) {
-      if (keptBlobs.has(digest)) continue;
-      const info = await store.content.info(digest);
-      await store.content.delete(digest);
-      report.blobs++;
-      report.bytes += info?.size ?? 0;
-    }
-
-    for (const snapshotter of options.snapshotters) {
-      await snapshotter.removeStale();
-      for (const [id, chain] of await snapshotter.listCommitted()) {
-        if (chain && keptChains.has(chain) && (await snapshotter.isFromThisBoot(id))) continue;
-        report.bytes += await dirSize(snapshotter.committedPath(id));
-        await snapshotter.removeCommitted(id, chain);
-        report.snapshots++;
-      }
-    }
-
-    report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
-    report.bytes += await removeDeadOwnerEntries(store.tmpDir, 'build-');
-    return report;
-  } finally {
-    await lock.release();
+  const cache = new CacheStore(store.cacheDir);
+  const keptBlobs = new Set<Digest>();
+  if (options.keepCache) {
+    for (const record of await cache.list()) keptBlobs.add(record.layer.digest);
+  } else {
+    report.bytes += await dirSize(store.cacheDir);
+    report.cacheRecords = (await cache.list()).length;
+    await rm(store.cacheDir, { recursive: true, force: true });
+    report.bytes += await dirSize(join(store.root, 'cache-mounts'));
+    await rm(join(store.root, 'cache-mounts'), { recursive: true, force: true });
   }
+
+  const keptChains = new Set<Digest>();
+  for (const entry of await store.refs.list()) await markImage(store, entry.descriptor, keptBlobs, keptChains);
+
+  for (const digest of await store.content.list()) {
+    if (keptBlobs.has(digest)) continue;
+    const info = await store.content.info(digest);
+    await store.content.delete(digest);
+    report.blobs++;
+    report.bytes += info?.size ?? 0;
+  }
+
+  for (const snapshotter of options.snapshotters) {
+    await snapshotter.removeStale();
+    for (const [id, chain] of await snapshotter.listCommitted()) {
+      if (chain && keptChains.has(chain) && (await snapshotter.isFromThisBoot(id))) continue;
+      report.bytes += await dirSize(snapshotter.committedPath(id));
+      await snapshotter.removeCommitted(id, chain);
+      report.snapshots++;
+    }
+  }
+
+  report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
+  report.bytes += await removeDeadOwnerEntries(store.tmpDir, 'build-');
+  return report;
 }
 
 /**

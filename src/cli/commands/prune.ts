@@ -12,13 +12,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep-cache', 'keep the build cache (and the layers it points to)')
     .option('--runtime <runtime>', 'OCI runtime whose containers left by killed builds are removed: runc, crun or a path', 'runc')
     .action(async (opts: { keepCache?: boolean; runtime: string }) => {
-      const store = await ctx.openStore();
+      const session = await ctx.openStoreAlone();
+      const store = session.store;
       // Containers of killed builds go first: they may still hold the snapshots' mounts. Without the
       // runtime installed there are none to remove.
       const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).catch(() => undefined);
       await runtime?.removeStale();
       const snapshotters = await Promise.all((['overlayfs', 'native'] as const).map((name) => Snapshotter.open(store.snapshotsDir, name)));
-      const report = await prune(store, { keepCache: opts.keepCache ?? false, snapshotters, onWait: (m) => ctx.err(`${m}\n`) });
+      const report = await prune(session, { keepCache: opts.keepCache ?? false, snapshotters });
       ctx.out(
         `Deleted ${report.untaggedImages} untagged images, ${report.cacheRecords} cache records, ${report.blobs} blobs, ${report.snapshots} snapshots\n` +
           `Total reclaimed space: ${humanSize(report.bytes)}\n`,

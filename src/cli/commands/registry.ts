@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, normalizeReference, parseReference } from '../../image/reference.js';
-import { acquireLock, withLock } from '../../store/lock.js';
 import { createLocalIndex } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
@@ -26,13 +25,11 @@ export function register(program: Command, ctx: CliContext): void {
       const { pullImage, closeRegistrySession } = await loadRegistry();
       const store = await ctx.openStore();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
-      const lock = await acquireLock(store.gcLockPath, 'shared');
       try {
         const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
         await unpackForThisMachine(store, result.descriptor, ctx);
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `Digest: ${result.remoteDigest}\nStatus: downloaded ${familiarReference(parseReference(reference))}\n`);
       } finally {
-        await lock.release();
         await closeRegistrySession(options);
       }
     });
@@ -48,12 +45,10 @@ export function register(program: Command, ctx: CliContext): void {
       const { pushImage, closeRegistrySession } = await loadRegistry();
       const store = await ctx.openStore();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
-      const lock = await acquireLock(store.gcLockPath, 'shared');
       try {
         const result = await pushImage(store, image, reference ?? image, options);
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `pushed ${result.reference}: digest: ${result.descriptor.digest} size: ${result.descriptor.size}\n`);
       } finally {
-        await lock.release();
         await closeRegistrySession(options);
       }
     });
@@ -107,7 +102,7 @@ export function register(program: Command, ctx: CliContext): void {
       const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
       if (opts.local) {
         const store = await ctx.openStore();
-        const descriptor = await withLock(store.gcLockPath, 'shared', () => createLocalIndex(store, normalizeReference(target), sources, annotations));
+        const descriptor = await createLocalIndex(store, normalizeReference(target), sources, annotations);
         ctx.out(`${descriptor.digest}\n`);
         return;
       }

@@ -4,9 +4,8 @@ import { ContainerRuntime } from '../../exec/runtime.js';
 import { resolveUser } from '../../exec/users.js';
 import { parsePlatformFlag } from '../../image/platform.js';
 import { Snapshotter } from '../../snapshot/snapshotter.js';
-import { LayerStore } from '../../solver/layers.js';
+import { LayerStore, layerRecords } from '../../solver/layers.js';
 import { findLocalImage } from '../../store/images.js';
-import { acquireLock } from '../../store/lock.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
 import { noSuchImage } from './inspect.js';
@@ -42,44 +41,37 @@ export function register(program: Command, ctx: CliContext): void {
         throw new GantryError(`--network ${opts.network} is not supported`, { hint: 'use host or none' });
       }
       const store = await ctx.openStore();
-      const gcLock = await acquireLock(store.gcLockPath, 'shared');
-      try {
-        const image = await findLocalImage(store, name, opts.platform ? parsePlatformFlag(opts.platform) : undefined);
-        if (!image) throw noSuchImage(name);
-        const config = image.config.config ?? {};
-        const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (config.Entrypoint ?? []);
-        const cmd = command.length > 0 ? command : opts.entrypoint !== undefined ? [] : (config.Cmd ?? []);
-        const args = [...entrypoint, ...cmd];
-        if (args.length === 0) throw new GantryError(`image ${name} has no command to run`, { hint: 'give a command after the image name' });
+      const image = await findLocalImage(store, name, opts.platform ? parsePlatformFlag(opts.platform) : undefined);
+      if (!image) throw noSuchImage(name);
+      const config = image.config.config ?? {};
+      const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (config.Entrypoint ?? []);
+      const cmd = command.length > 0 ? command : opts.entrypoint !== undefined ? [] : (config.Cmd ?? []);
+      const args = [...entrypoint, ...cmd];
+      if (args.length === 0) throw new GantryError(`image ${name} has no command to run`, { hint: 'give a command after the image name' });
 
-        const snapshotter = await Snapshotter.open(store.snapshotsDir);
-        await snapshotter.removeStale();
-        const diffIds = image.config.rootfs.diff_ids;
-        const layers = image.manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i] }));
-        const chain = await new LayerStore(store, {}).materialize(snapshotter, layers);
-        const active = await snapshotter.prepare(chain);
-        try {
-          const rootfs = await active.mount();
-          const user = await resolveUser(rootfs, opts.user ?? config.User ?? '');
-          const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles'));
-          const env = [...(config.Env ?? []), ...opts.env];
-          if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-          const result = await runtime.run({
-            spec: {
-              rootfs,
-              hostname: 'gantry',
-              hostNetwork: opts.network === 'host',
-              insecure: false,
-              process: { args, env, cwd: opts.workdir ?? (config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-            },
-            onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
-          });
-          process.exitCode = result.exitCode;
-        } finally {
-          await active.remove();
-        }
+      const snapshotter = await Snapshotter.open(store.snapshotsDir);
+      await snapshotter.removeStale();
+      const chain = await new LayerStore(store, {}).materialize(snapshotter, layerRecords(image, `image ${name}`));
+      const active = await snapshotter.prepare(chain);
+      try {
+        const rootfs = await active.mount();
+        const user = await resolveUser(rootfs, opts.user ?? config.User ?? '');
+        const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles'));
+        const env = [...(config.Env ?? []), ...opts.env];
+        if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+        const result = await runtime.run({
+          spec: {
+            rootfs,
+            hostname: 'gantry',
+            hostNetwork: opts.network === 'host',
+            insecure: false,
+            process: { args, env, cwd: opts.workdir ?? (config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+          },
+          onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+        });
+        process.exitCode = result.exitCode;
       } finally {
-        await gcLock.release();
+        await active.remove();
       }
     });
 }
