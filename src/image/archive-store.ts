@@ -18,8 +18,8 @@ import { pathExists } from '../util/fs.js';
 import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
 import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
 import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from './copy.js';
-import { MAX_MANIFEST_BYTES } from './documents.js';
-import { checkImages, configPlatform, platformImages, readImageConfig, readIndex, readManifest } from './graph.js';
+import { MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
+import { checkImages, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf } from './graph.js';
 import {
   DOCKER_MANIFEST_FILE,
   DockerArchiveSink,
@@ -164,7 +164,7 @@ async function writeArchive(
   try {
     for (const image of images) {
       // For an index (oci format only), --platform keeps just that platform's images.
-      const root = await copyImage(source, sink, image.root, { ...progress, platforms: platform ? [platform] : undefined });
+      const root = await copyImage(source, sink, image.root, { ...progress, platforms: platform ? [platform] : undefined, referrers: true });
       sink.addImage(root, image.names);
       saved.push({ names: image.names, descriptor: root });
     }
@@ -238,7 +238,7 @@ async function readArchiveImages(
       warnings.push(`${INDEX_FILE} lists ${image.root.digest} of type ${image.root.mediaType}, which is not an image; it was not loaded`);
       continue;
     }
-    const root = await copyImage(source, staging, image.root, progress);
+    const root = await copyImage(source, staging, image.root, { ...progress, referrers: true });
     const loaded = { root, names: [...image.names] };
     images.push(loaded);
     for (const config of await checkImages(staging.staged, root, files.path)) configs.set(config, loaded);
@@ -288,6 +288,8 @@ class StagingSink implements ImageSink {
   /** Writes under way: the copy loop does not wait for a failed copy's other blobs, but removing the staging area must. */
   private readonly writes = new Set<Promise<unknown>>();
   private closed = false;
+  /** Referrers staged, recorded in the store's referrers index on publish. */
+  private readonly referrers: Array<{ subject: Digest; referrer: Descriptor }> = [];
 
   constructor(
     private readonly store: Store,
@@ -328,6 +330,9 @@ class StagingSink implements ImageSink {
   }
 
   putManifest(descriptor: Descriptor, bytes: Uint8Array): Promise<void> {
+    const doc = parseManifestOrIndex(descriptor, bytes, `${this.description}: ${descriptor.digest}`);
+    const subject = subjectOf(doc);
+    if (subject) this.referrers.push({ subject: subject.digest, referrer: referrerDescriptor(descriptor, doc) });
     return this.track(() => this.content.writeBytes(bytes, { digest: descriptor.digest, size: descriptor.size }));
   }
 
@@ -342,11 +347,12 @@ class StagingSink implements ImageSink {
     return (await this.content.has(digest)) ? this.content : this.store.content;
   }
 
-  /** Moves the staged blobs into the store, then names the images (or keeps them untagged) in one index.json update. */
+  /** Moves the staged blobs into the store, records the referrers, then names the images (or keeps them untagged) in one index.json update. */
   async publish(images: ArchiveImage[]): Promise<void> {
     for (const digest of await this.content.list()) {
       if (!(await this.store.content.has(digest))) await this.store.content.publish(this.content.blobPath(digest), digest);
     }
+    for (const { subject, referrer } of this.referrers) await this.store.referrers.add(subject, referrer);
     await this.store.refs.update((entries) => {
       let next: NamedImage[] = entries;
       for (const { root, names } of images) {

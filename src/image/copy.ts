@@ -3,7 +3,8 @@
  * docker archive): each is an ImageSource and/or ImageSink, and push, pull, save and load are all
  * `copyImage`. Children are copied before their parents — blobs, then manifests, then an index — so a
  * sink never holds a manifest whose content is missing, and a tagged index appears only after every
- * platform's image is complete.
+ * platform's image is complete. Asked to, it also carries referrers (signatures, SBOMs: manifests whose
+ * subject is a copied manifest or index), each after its subject, and theirs after them.
  */
 import { sha256, type Digest } from '../util/digest.js';
 import { concurrencyLimiter } from '../util/concurrency.js';
@@ -20,6 +21,8 @@ export interface ImageSource {
   /** Raw bytes of a manifest or index, by digest. */
   getManifest(descriptor: Descriptor): Promise<Uint8Array>;
   openBlob(descriptor: Descriptor): Promise<BlobStream>;
+  /** Manifests whose subject is `subject`; a source that cannot hold referrers has none. */
+  listReferrers?(subject: Digest): Promise<Descriptor[]>;
 }
 
 export interface ImageSink {
@@ -44,6 +47,8 @@ export interface CopyOptions extends CopyProgress {
   concurrency?: number;
   /** Tag the root under this name in the sink, after everything else is in place. */
   tag?: string;
+  /** Carry the referrers of every manifest and index copied (and theirs), from sources that list them. */
+  referrers?: boolean;
 }
 
 /** Copies the image (manifest or index) `root` and returns the root descriptor written to the sink. */
@@ -52,8 +57,15 @@ export async function copyImage(source: ImageSource, sink: ImageSink, root: Desc
   return copier.copyRoot(root);
 }
 
+/** Carries the referrers of `subject` (already in the sink) and theirs, as copyImage does for what it copies. */
+export async function copyReferrers(source: ImageSource, sink: ImageSink, subject: Descriptor, options: CopyOptions = {}): Promise<void> {
+  await new Copier(source, sink, { ...options, referrers: true }).copyReferrers(subject);
+}
+
 class Copier {
   private readonly blobsDone = new Map<Digest, Promise<void>>();
+  /** Subjects whose referrers were (or are being) carried. */
+  private readonly referrersDone = new Set<Digest>();
   private firstError: unknown;
   private readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
 
@@ -72,6 +84,7 @@ class Copier {
       await this.copyManifestTree(root, doc);
       await this.sink.putManifest(root, bytes, this.options.tag);
       this.options.onManifest?.(root);
+      await this.copyReferrers(root);
       return root;
     }
     const index = doc.index;
@@ -88,6 +101,7 @@ class Copier {
       await this.copyManifestTree(root, doc);
       await this.sink.putManifest(root, bytes, this.options.tag);
       this.options.onManifest?.(root);
+      await this.copyReferrers(root);
       return root;
     }
     const filtered: ImageIndex = { ...index, manifests: kept };
@@ -109,17 +123,39 @@ class Copier {
       // Every child completes (blobs, then its manifest) before the index is written.
       await this.all(
         doc.index.manifests.map(async (child) => {
-          if (await this.sink.hasManifest(child)) return;
-          const childBytes = await this.source.getManifest(child);
-          await this.copyManifestTree(child, parseManifestOrIndex(child, childBytes, `${this.what(descriptor)} → ${child.digest}`));
-          await this.sink.putManifest(child, childBytes);
-          this.options.onManifest?.(child);
+          if (!(await this.sink.hasManifest(child))) await this.copyDocument(child, `${this.what(descriptor)} → ${child.digest}`);
+          await this.copyReferrers(child);
         }),
       );
       return;
     }
     const manifest = doc.manifest;
     await this.all([manifest.config, ...manifest.layers].map((blob) => this.copyBlob(blob)));
+  }
+
+  /** Copies a manifest or index the sink lacks: what it refers to, then the document itself. */
+  private async copyDocument(descriptor: Descriptor, what: string): Promise<void> {
+    const bytes = await this.source.getManifest(descriptor);
+    await this.copyManifestTree(descriptor, parseManifestOrIndex(descriptor, bytes, what));
+    await this.sink.putManifest(descriptor, bytes);
+    this.options.onManifest?.(descriptor);
+  }
+
+  /**
+   * Carries the referrers of `subject` (already in the sink), each whole, then theirs. A referrer the
+   * sink has is not copied again, but its own referrers are still looked at: a signature may have been
+   * added to an SBOM pushed earlier.
+   */
+  async copyReferrers(subject: Descriptor): Promise<void> {
+    if (!this.options.referrers || !this.source.listReferrers || this.referrersDone.has(subject.digest)) return;
+    this.referrersDone.add(subject.digest);
+    const referrers = await this.source.listReferrers(subject.digest);
+    await this.all(
+      referrers.map(async (referrer) => {
+        if (!(await this.sink.hasManifest(referrer))) await this.copyDocument(referrer, `${this.source.description}: referrer ${referrer.digest} of ${subject.digest}`);
+        await this.copyReferrers(referrer);
+      }),
+    );
   }
 
   /**

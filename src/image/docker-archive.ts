@@ -23,7 +23,7 @@ import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
 import { isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
-import { configPlatform, platformImages } from './graph.js';
+import { configPlatform, platformImages, subjectOf } from './graph.js';
 import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
 import { imageNameFrom } from './names.js';
 import { formatPlatform } from './platform.js';
@@ -102,6 +102,8 @@ export class DockerArchiveSink extends OciLayoutSink {
   override async putManifest(descriptor: Descriptor, bytes: Uint8Array, tag?: string): Promise<void> {
     const what = tag ?? descriptor.digest;
     const doc = parseManifestOrIndex(descriptor, bytes, what);
+    // Referrers (signatures, SBOMs) travel in the archive's OCI part; docker load ignores them.
+    if (subjectOf(doc)) return super.putManifest(descriptor, bytes, tag);
     if (doc.kind === 'index') throw multiPlatformError(what, platformImages(doc.index).map((m) => m.platform as Platform));
     const manifest = doc.manifest;
     checkDockerLoadable(manifest, what);

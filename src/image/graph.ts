@@ -85,6 +85,54 @@ export function imageLayers(manifest: ImageManifest, config: ImageConfig, what: 
   return manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i]! }));
 }
 
+export interface GraphNode {
+  descriptor: Descriptor;
+  doc: ParsedDocument;
+  /** For a referrer reached through `referrers`: the manifest or index it refers to. */
+  referrerOf?: Descriptor;
+}
+
+export interface WalkOptions {
+  /** Also visit the referrers of every manifest and index visited, and theirs (from sources that list them). */
+  referrers?: boolean;
+  /** Names the image in messages. */
+  what?: string;
+  /**
+   * Called for a document that cannot be read or parsed; the walk then goes on without it. Without
+   * it, such a document ends the walk with its error.
+   */
+  onUnreadable?: (descriptor: Descriptor, err: unknown) => void;
+}
+
+/**
+ * The one walk of an image graph: visits `root` and every manifest and index below it, each parent
+ * before its children, each document once, and with `referrers` the referrers of each. `visit` may
+ * return 'skip' to leave a node's children (and referrers) out. Blobs (configs, layers) are not
+ * visited: they are the `config` and `layers` of the manifests visited.
+ */
+export async function walkImage(source: ImageSource, root: Descriptor, visit: (node: GraphNode) => Promise<void | 'skip'> | void | 'skip', options: WalkOptions = {}): Promise<void> {
+  const seen = new Set<Digest>();
+  const what = options.what ?? source.description;
+  const step = async (descriptor: Descriptor, referrerOf: Descriptor | undefined): Promise<void> => {
+    if (seen.has(descriptor.digest)) return;
+    seen.add(descriptor.digest);
+    let doc: ParsedDocument;
+    try {
+      doc = await readDocument(source, descriptor, `${what}: ${descriptor.digest}`);
+    } catch (err) {
+      if (!options.onUnreadable) throw err;
+      options.onUnreadable(descriptor, err);
+      return;
+    }
+    if ((await visit({ descriptor, doc, ...(referrerOf ? { referrerOf } : {}) })) === 'skip') return;
+    if (doc.kind === 'index') for (const child of doc.index.manifests) await step(child, undefined);
+    if (options.referrers && source.listReferrers) {
+      for (const referrer of await source.listReferrers(descriptor.digest)) await step(referrer, descriptor);
+    }
+  };
+  await step(root, undefined);
+}
+
 /**
  * Checks every image under `root` (a manifest or an index, recursively): each document parses, and
  * each container image's config parses and has a diff ID for every layer. Loads and pulls run it
@@ -92,13 +140,35 @@ export function imageLayers(manifest: ImageManifest, config: ImageConfig, what: 
  * later in inspect, run or build. Returns the config digests of the images, in order.
  */
 export async function checkImages(source: ImageSource, root: Descriptor, what: string): Promise<Digest[]> {
-  const doc = await readDocument(source, root, `${what}: ${root.digest}`);
-  if (doc.kind === 'index') {
-    const configs: Digest[] = [];
-    for (const child of doc.index.manifests) configs.push(...(await checkImages(source, child, what)));
-    return configs;
-  }
-  if (!isImageConfigMediaType(doc.manifest.config.mediaType)) return [];
-  imageLayers(doc.manifest, await readImageConfig(source, doc.manifest, `${what}: ${root.digest}`), `${what}: ${root.digest}`);
-  return [doc.manifest.config.digest];
+  const configs: Digest[] = [];
+  await walkImage(
+    source,
+    root,
+    async ({ descriptor, doc }) => {
+      if (doc.kind !== 'manifest' || !isImageConfigMediaType(doc.manifest.config.mediaType)) return;
+      const where = `${what}: ${descriptor.digest}`;
+      imageLayers(doc.manifest, await readImageConfig(source, doc.manifest, where), where);
+      configs.push(doc.manifest.config.digest);
+    },
+    { what },
+  );
+  return configs;
+}
+
+/** The manifest or index a document names as its subject (it is then one of that one's referrers). */
+export function subjectOf(doc: ParsedDocument): Descriptor | undefined {
+  return doc.kind === 'index' ? doc.index.subject : doc.manifest.subject;
+}
+
+/**
+ * The descriptor a referrers list holds for a manifest or index: with its artifactType (for a manifest
+ * without one, its config's media type, as the distribution spec says) and its annotations.
+ */
+export function referrerDescriptor(descriptor: Descriptor, doc: ParsedDocument): Descriptor {
+  const artifactType = doc.kind === 'index' ? doc.index.artifactType : (doc.manifest.artifactType ?? doc.manifest.config.mediaType);
+  const annotations = doc.kind === 'index' ? doc.index.annotations : doc.manifest.annotations;
+  const result: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
+  if (artifactType) result.artifactType = artifactType;
+  if (annotations && Object.keys(annotations).length > 0) result.annotations = annotations;
+  return result;
 }

@@ -6,17 +6,21 @@
  * An image's name is recorded as containerd does, the full name in `io.containerd.image.name`, and as
  * gantry's own store does, the familiar name ("app:1.0") in `org.opencontainers.image.ref.name`, so that
  * `skopeo inspect oci:DIR:app:1.0` and `umoci unpack --image DIR:app:1.0` find it.
+ *
+ * Referrers (manifests with a subject: signatures, SBOMs) are listed in index.json without a name, as
+ * other OCI tools keep them in a layout, and read back as the referrers of their subject.
  */
 import { createHash } from 'node:crypto';
 import { GantryError } from '../util/errors.js';
 import { checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
-import { checkDescriptor, MAX_MANIFEST_BYTES } from './documents.js';
+import { checkDescriptor, MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
+import { readDocument, referrerDescriptor, subjectOf } from './graph.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import type { BlobStream, ImageSink, ImageSource } from './copy.js';
 import { imageNameFrom, nameFromAnnotations, namedDescriptor, withoutNames } from './names.js';
-import { Annotation, MediaType, type Descriptor, type ImageIndex } from './types.js';
+import { Annotation, isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageIndex } from './types.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
@@ -41,6 +45,8 @@ export function layoutBlobPath(digest: string): string {
 export class OciLayoutSink implements ImageSink {
   readonly description: string;
   protected readonly images: ArchiveImage[] = [];
+  /** Referrers copied in, listed unnamed in index.json. */
+  private readonly referrers: Descriptor[] = [];
 
   /** `existing` is the index.json of a directory layout being added to; its other images are kept. */
   constructor(
@@ -70,6 +76,8 @@ export class OciLayoutSink implements ImageSink {
     }
     const path = layoutBlobPath(descriptor.digest);
     if (!(await this.writer.has(path))) await this.writer.addBytes(path, bytes);
+    const doc = parseManifestOrIndex(descriptor, bytes, `${this.description}: ${descriptor.digest}`);
+    if (subjectOf(doc) && !this.referrers.some((r) => r.digest === descriptor.digest)) this.referrers.push(referrerDescriptor(descriptor, doc));
     if (tag) this.addImage(descriptor, [tag]);
   }
 
@@ -92,6 +100,7 @@ export class OciLayoutSink implements ImageSink {
       if (image.names.length === 0) entries.push(image.root);
       for (const name of image.names) entries.push(namedDescriptor(image.root, name));
     }
+    for (const referrer of this.referrers) if (!entries.some((entry) => entry.digest === referrer.digest)) entries.push(referrer);
     const taken = new Set(entries.map((entry) => entry.annotations?.[Annotation.refName]).filter((name) => name !== undefined));
     const digests = new Set(entries.filter((entry) => !entry.annotations?.[Annotation.refName]).map((entry) => entry.digest));
     const kept = (this.existing?.manifests ?? []).filter((entry) => {
@@ -179,6 +188,9 @@ function blobMismatch(what: string, descriptor: Descriptor, digest: Digest, size
 export class OciLayoutSource implements ImageSource {
   readonly description: string;
 
+  /** Referrers listed (unnamed) in index.json, by subject digest. */
+  private readonly referrers = new Map<Digest, Descriptor[]>();
+
   private constructor(
     private readonly files: ArchiveFiles,
     /** The images index.json lists, one per root digest, with their names. */
@@ -194,8 +206,19 @@ export class OciLayoutSource implements ImageSource {
     const index = await readIndex(files);
     const images: ArchiveImage[] = [];
     const unusable: string[] = [];
+    const source = new OciLayoutSource(files, images, unusable);
+    // An unnamed entry with a subject is a referrer of it; any other entry is an image, named or not.
+    const referrerDigests = new Set<Digest>();
+    for (const entry of index.manifests) {
+      if (nameFromAnnotations(entry) || !(isIndexMediaType(entry.mediaType) || isManifestMediaType(entry.mediaType))) continue;
+      const subject = subjectOf(await readDocument(source, entry));
+      if (!subject) continue;
+      referrerDigests.add(entry.digest);
+      source.referrers.set(subject.digest, [...(source.referrers.get(subject.digest) ?? []), withoutNames(entry)]);
+    }
     for (const entry of index.manifests) {
       const name = nameFromAnnotations(entry, unusable);
+      if (!name && referrerDigests.has(entry.digest)) continue;
       let image = images.find((known) => known.root.digest === entry.digest);
       if (!image) {
         image = { root: withoutNames(entry), names: [] };
@@ -203,7 +226,11 @@ export class OciLayoutSource implements ImageSource {
       }
       if (name && !image.names.includes(name)) image.names.push(name);
     }
-    return new OciLayoutSource(files, images, unusable);
+    return source;
+  }
+
+  async listReferrers(subject: Digest): Promise<Descriptor[]> {
+    return this.referrers.get(subject) ?? [];
   }
 
   private blobWhat(descriptor: Descriptor): string {

@@ -43,7 +43,7 @@ export async function pullImage(store: Store, reference: string, options: PullOp
   const sink = new StoreImageIO(store);
   const name = ref.tag !== undefined ? formatReference({ ...ref, digest: undefined }) : undefined;
   const session = sessionFor(options);
-  const copyOptions = { concurrency: session.options.concurrency, ...copyProgress(session.options.onProgress, 'pull', repo.name) };
+  const copyOptions = { concurrency: session.options.concurrency, referrers: true, ...copyProgress(session.options.onProgress, 'pull', repo.name) };
 
   let descriptor = root.descriptor;
   let platform: Platform | undefined;

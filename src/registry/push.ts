@@ -3,12 +3,12 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import { copyImage, type CopyOptions, type ImageSource } from '../image/copy.js';
+import { copyImage, copyReferrers, type CopyOptions, type ImageSource } from '../image/copy.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex } from '../image/types.js';
 import { parseIndex, parseManifestOrIndex } from '../image/documents.js';
-import { configPlatform, readDocument, readImageConfig } from '../image/graph.js';
+import { configPlatform, readImageConfig, walkImage } from '../image/graph.js';
 import { findLocalImage, StoreImageIO } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import { sha256, shortDigest } from '../util/digest.js';
@@ -65,7 +65,10 @@ async function pushFromStore(store: Store, root: Descriptor, reference: string, 
   const target = openForPush(ref, options, options.mountFrom ?? []);
   const source = new StoreImageIO(store);
   const bytes = await source.getManifest(root);
-  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, copyOptionsFor(options, target));
+  const copyOptions = copyOptionsFor(options, target);
+  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, copyOptions);
+  // An index is written by pushVerified itself, so its own referrers follow it here (a manifest's come with copyImage).
+  if (isIndexMediaType(root.mediaType)) await copyReferrers(source, target, root, copyOptions);
   return { reference: formatReference(ref), descriptor: root };
 }
 
@@ -130,7 +133,7 @@ export async function createManifestList(sources: string[], target: string, opti
 
 function copyOptionsFor(options: RegistryOptions, target: RegistryRepository): CopyOptions {
   const session = sessionFor(options);
-  return { concurrency: session.options.concurrency, ...copyProgress(session.options.onProgress, 'push', target.name) };
+  return { concurrency: session.options.concurrency, referrers: true, ...copyProgress(session.options.onProgress, 'push', target.name) };
 }
 
 function openForPush(ref: ImageReference, options: RegistryOptions, mountFrom: string[]): RegistryRepository {
@@ -177,17 +180,14 @@ async function pushVerified(
 }
 
 /** HEADs a pushed manifest and everything it refers to. */
-async function confirmPresent(source: ImageSource, target: RegistryRepository, descriptor: Descriptor): Promise<void> {
-  if (!(await target.hasManifest(descriptor))) throw new GantryError(`manifest ${descriptor.digest} is missing from ${target.name} after being pushed`);
-  const doc = await readDocument(source, descriptor);
-  if (doc.kind === 'index') {
-    for (const child of doc.index.manifests) await confirmPresent(source, target, child);
-    return;
-  }
-  const manifest = doc.manifest;
-  for (const blob of [manifest.config, ...manifest.layers]) {
-    if (!(await target.hasBlob(blob))) throw new GantryError(`blob ${blob.digest} is missing from ${target.name} after being pushed`);
-  }
+async function confirmPresent(source: ImageSource, target: RegistryRepository, root: Descriptor): Promise<void> {
+  await walkImage(source, root, async ({ descriptor, doc }) => {
+    if (!(await target.hasManifest(descriptor))) throw new GantryError(`manifest ${descriptor.digest} is missing from ${target.name} after being pushed`);
+    if (doc.kind === 'index') return;
+    for (const blob of [doc.manifest.config, ...doc.manifest.layers]) {
+      if (!(await target.hasBlob(blob))) throw new GantryError(`blob ${blob.digest} is missing from ${target.name} after being pushed`);
+    }
+  });
 }
 
 function childLabel(child: Descriptor): string {

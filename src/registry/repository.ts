@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
-import { MediaType, isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest } from '../image/types.js';
-import { MAX_MANIFEST_BYTES, parseIndex } from '../image/documents.js';
+import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
+import { MAX_MANIFEST_BYTES, parseIndex, parseManifestOrIndex } from '../image/documents.js';
+import { referrerDescriptor, subjectOf } from '../image/graph.js';
 import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
 import { repositoryScope } from './auth.js';
@@ -119,10 +120,11 @@ export class RegistryRepository implements ImageSource, ImageSink {
       });
     }
     this.session.options.onProgress({ kind: 'manifest', direction: 'push', repository: this.name, descriptor, tag });
-    const subject = subjectOf(bytes);
+    const doc = parseManifestOrIndex(descriptor, bytes, what);
+    const subject = subjectOf(doc);
     // A registry with the referrers API answers OCI-Subject; without it, referrers live in a tagged index.
     if (subject && response.headers['oci-subject'] !== subject.digest) {
-      await this.addToReferrersTag(subject.digest, referrerDescriptor(descriptor, bytes));
+      await this.addToReferrersTag(subject.digest, referrerDescriptor(descriptor, doc));
     }
   }
 
@@ -167,27 +169,36 @@ export class RegistryRepository implements ImageSource, ImageSink {
   // ---- referrers ----
 
   /** Manifests whose subject is `digest`: the referrers API, or the "sha256-<hex>" tag where the registry has none. */
+  /**
+   * Manifests whose subject is `digest`: the referrers API, following its pages (`Link: <…>; rel="next"`),
+   * or, where the registry has no API, the referrers tag schema's `sha256-<hex>` index.
+   */
   async listReferrers(digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+    return this.fromEndpoints((endpoint) => this.referrersFrom(endpoint.host, digest, artifactType));
+  }
+
+  private async referrersFrom(host: RegistryHost, digest: Digest, artifactType: string | undefined): Promise<Descriptor[]> {
     const what = `GET ${this.name} referrers of ${digest}`;
-    const target = new URLSearchParams(artifactType ? { artifactType } : {}).toString();
-    const response = await this.origin.request({
-      method: 'GET',
-      target: `/v2/${this.repository}/referrers/${digest}${target ? `?${target}` : ''}`,
-      headers: { accept: MediaType.ociIndex },
-      scopes: this.scopes,
-      what,
-    });
-    let manifests: Descriptor[];
-    let filtered = false;
-    if (response.status === 200) {
-      manifests = parseIndex(await readBody(response, MAX_MANIFEST_BYTES, what), what).manifests;
-      filtered = (response.headers['oci-filters-applied'] ?? '').split(',').map((s) => s.trim()).includes('artifactType');
-    } else if (response.status === 404) {
-      // No referrers API (the spec forbids a 404 from a registry that has one).
-      await discard(response);
-      manifests = (await this.readReferrersTag(digest))?.manifests ?? [];
-    } else {
-      throw await errorFromResponse(response, what);
+    const query = new URLSearchParams(artifactType ? { artifactType } : {}).toString();
+    let target: string | URL = `/v2/${this.repository}/referrers/${digest}${query ? `?${query}` : ''}`;
+    const manifests: Descriptor[] = [];
+    let filtered = true;
+    for (let page = 1; ; page++) {
+      const response = await host.request({ method: 'GET', target, headers: { accept: MediaType.ociIndex }, scopes: this.scopes, what });
+      if (response.status === 404 && page === 1) {
+        // No referrers API (the spec forbids a 404 from a registry that has one).
+        await discard(response);
+        manifests.push(...((await this.readReferrersTag(host, digest))?.manifests ?? []));
+        filtered = false;
+        break;
+      }
+      if (response.status !== 200) throw await errorFromResponse(response, what);
+      manifests.push(...parseIndex(await readBody(response, MAX_MANIFEST_BYTES, what), what).manifests);
+      filtered &&= (response.headers['oci-filters-applied'] ?? '').split(',').map((s) => s.trim()).includes('artifactType');
+      const next = nextPage(response.headers.link, response.url);
+      if (!next) break;
+      if (page >= MAX_REFERRER_PAGES) throw new RegistryError(`${what}: more than ${MAX_REFERRER_PAGES} pages of referrers`);
+      target = next;
     }
     return artifactType && !filtered ? manifests.filter((m) => m.artifactType === artifactType) : manifests;
   }
@@ -491,10 +502,10 @@ export class RegistryRepository implements ImageSource, ImageSink {
     }
   }
 
-  private async readReferrersTag(subject: Digest): Promise<ImageIndex | undefined> {
+  private async readReferrersTag(host: RegistryHost, subject: Digest): Promise<ImageIndex | undefined> {
     const tag = referrersTag(subject);
     const what = `GET ${this.name} manifest ${tag}`;
-    const response = await this.origin.request({
+    const response = await host.request({
       method: 'GET',
       target: `/v2/${this.repository}/manifests/${tag}`,
       headers: { accept: MANIFEST_ACCEPT },
@@ -510,13 +521,28 @@ export class RegistryRepository implements ImageSource, ImageSink {
   }
 
   private async addToReferrersTag(subject: Digest, referrer: Descriptor): Promise<void> {
-    const current = await this.readReferrersTag(subject);
+    const current = await this.readReferrersTag(this.origin, subject);
     const manifests = (current?.manifests ?? []).filter((m) => m.digest !== referrer.digest);
     manifests.push(referrer);
     const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
     const bytes = Buffer.from(JSON.stringify(index));
     await this.putManifest({ mediaType: MediaType.ociIndex, digest: sha256(bytes), size: bytes.length }, bytes, referrersTag(subject));
   }
+}
+
+/** Pages of one referrers list gantry follows before it takes the registry to be looping. */
+const MAX_REFERRER_PAGES = 1000;
+
+/** The next page of a paginated answer (RFC 8288 `Link` with rel="next"), on the same registry only. */
+export function nextPage(link: string | undefined, from: URL): URL | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (!match || !/(^|;)\s*rel="?next"?\s*(;|$)/.test(match[2]!)) continue;
+    const next = new URL(match[1]!, from);
+    return next.origin === from.origin ? next : undefined;
+  }
+  return undefined;
 }
 
 /** The tag under which referrers of `subject` are kept where the registry has no referrers API. */
@@ -548,25 +574,6 @@ function schema1Error(what: string): GantryError {
   return new GantryError(`${what} is a Docker schema 1 manifest, which gantry does not support`, {
     hint: 'schema 1 is deprecated and unsafe; push the image again with a current tool, which writes schema 2 or OCI manifests',
   });
-}
-
-function subjectOf(bytes: Uint8Array): Descriptor | undefined {
-  try {
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { subject?: Descriptor };
-    return doc.subject && typeof doc.subject.digest === 'string' ? doc.subject : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The descriptor a referrers list holds for a manifest: with its artifactType and annotations. */
-export function referrerDescriptor(descriptor: Descriptor, bytes: Uint8Array): Descriptor {
-  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<ImageManifest & ImageIndex>;
-  const artifactType = doc.artifactType ?? (isIndexMediaType(descriptor.mediaType) ? undefined : doc.config?.mediaType);
-  const result: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
-  if (artifactType) result.artifactType = artifactType;
-  if (doc.annotations && Object.keys(doc.annotations).length > 0) result.annotations = doc.annotations;
-  return result;
 }
 
 function verifySource(descriptor: Descriptor, size: number, digest: Digest): void {

@@ -4,6 +4,8 @@
  */
 import { MediaType, type Descriptor, type ImageManifest } from '../image/types.js';
 import { GantryError } from '../util/errors.js';
+import { sha256 } from '../util/digest.js';
+import { StoreImageIO } from './images.js';
 import type { Store } from './store.js';
 
 export interface ArtifactBlob {
@@ -52,7 +54,10 @@ export async function writeArtifact(store: Store, spec: ArtifactSpec): Promise<D
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, artifactType: spec.artifactType, config, layers };
   if (spec.subject) manifest.subject = { mediaType: spec.subject.mediaType, digest: spec.subject.digest, size: spec.subject.size };
   if (spec.annotations && Object.keys(spec.annotations).length > 0) manifest.annotations = spec.annotations;
-  const info = await store.content.writeJson(manifest);
-  return { mediaType: MediaType.ociManifest, digest: info.digest, size: info.size, artifactType: spec.artifactType };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length, artifactType: spec.artifactType };
+  // Through the store's sink, so that an artifact with a subject is found among its referrers.
+  await new StoreImageIO(store).putManifest(descriptor, bytes);
+  return descriptor;
 }
 

@@ -8,7 +8,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../image/types.js';
 import { isImageConfigMediaType } from '../image/documents.js';
-import { readDocument, readImageConfig } from '../image/graph.js';
+import { readImageConfig, walkImage } from '../image/graph.js';
 import { isGantryError } from '../util/errors.js';
 import { StoreImageIO } from './images.js';
 import { chainIdOf } from '../image/chain-id.js';
@@ -75,6 +75,7 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
     report.blobs++;
     report.bytes += info?.size ?? 0;
   }
+  await store.referrers.retain((subject, referrer) => keptBlobs.has(subject) && keptBlobs.has(referrer.digest));
 
   for (const snapshotter of options.snapshotters) {
     await snapshotter.removeStale();
@@ -92,36 +93,36 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
 }
 
 /**
- * Marks an image's blobs and the chain IDs of every prefix of its layer stack. A document that does
- * not parse marks only itself: what it names cannot be known, and the image cannot be used anyway.
+ * Marks what an image reaches — its documents, configs and layers, its referrers and theirs — and the
+ * chain IDs of every prefix of each image's layer stack. A document that cannot be read marks only
+ * itself: what it names cannot be known, and that image cannot be used anyway; the rest is kept.
  */
-async function markImage(store: Store, descriptor: Descriptor, blobs: Set<Digest>, chains: Set<Digest>): Promise<void> {
-  if (!(await store.content.has(descriptor.digest))) return;
-  blobs.add(descriptor.digest);
+async function markImage(store: Store, root: Descriptor, blobs: Set<Digest>, chains: Set<Digest>): Promise<void> {
   const source = new StoreImageIO(store);
-  let doc;
-  try {
-    doc = await readDocument(source, descriptor);
-  } catch (err) {
-    if (isGantryError(err)) return;
-    throw err;
-  }
-  if (doc.kind === 'index') {
-    for (const child of doc.index.manifests) await markImage(store, child, blobs, chains);
-    return;
-  }
-  const manifest = doc.manifest;
-  blobs.add(manifest.config.digest);
-  for (const layer of manifest.layers) blobs.add(layer.digest);
-  if (!isImageConfigMediaType(manifest.config.mediaType) || !(await store.content.has(manifest.config.digest))) return;
-  let diffIds: Digest[];
-  try {
-    diffIds = (await readImageConfig(source, manifest, descriptor.digest)).rootfs.diff_ids;
-  } catch (err) {
-    if (isGantryError(err)) return;
-    throw err;
-  }
-  for (let i = 1; i <= diffIds.length; i++) chains.add(chainIdOf(diffIds.slice(0, i)) as Digest);
+  await walkImage(
+    source,
+    root,
+    async ({ descriptor, doc }) => {
+      blobs.add(descriptor.digest);
+      if (doc.kind === 'index') return;
+      const manifest = doc.manifest;
+      blobs.add(manifest.config.digest);
+      for (const layer of manifest.layers) blobs.add(layer.digest);
+      if (!isImageConfigMediaType(manifest.config.mediaType) || !(await store.content.has(manifest.config.digest))) return;
+      try {
+        const diffIds = (await readImageConfig(source, manifest, descriptor.digest)).rootfs.diff_ids;
+        for (let i = 1; i <= diffIds.length; i++) chains.add(chainIdOf(diffIds.slice(0, i)) as Digest);
+      } catch (err) {
+        if (!isGantryError(err)) throw err;
+      }
+    },
+    {
+      referrers: true,
+      onUnreadable: (descriptor) => {
+        blobs.add(descriptor.digest);
+      },
+    },
+  );
 }
 
 async function removeDeadOwnerEntries(dir: string, prefix = ''): Promise<number> {

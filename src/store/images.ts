@@ -3,12 +3,12 @@
  */
 import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
-import { MAX_MANIFEST_BYTES, unsupportedMediaType } from '../image/documents.js';
-import { configPlatform, platformImages, readDocument, readImageConfig, readIndex } from '../image/graph.js';
+import { MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType } from '../image/documents.js';
+import { configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf } from '../image/graph.js';
 import { formatPlatform, platformMatchRank } from '../image/platform.js';
 import { familiarReference, formatReference, parseReference } from '../image/reference.js';
 import { GantryError } from '../util/errors.js';
-import { isDigest } from '../util/digest.js';
+import { isDigest, type Digest } from '../util/digest.js';
 import type { Store } from './store.js';
 
 export interface StoredImage {
@@ -49,9 +49,17 @@ export class StoreImageIO implements ImageSource, ImageSink {
     return this.store.content.has(descriptor.digest);
   }
 
+  /** Stores a manifest or index; one with a subject is recorded among its subject's referrers. */
   async putManifest(descriptor: Descriptor, bytes: Uint8Array, tag?: string): Promise<void> {
+    const doc = parseManifestOrIndex(descriptor, bytes, `${this.description}: ${descriptor.digest}`);
     await this.store.content.writeBytes(bytes, { digest: descriptor.digest, size: descriptor.size });
+    const subject = subjectOf(doc);
+    if (subject) await this.store.referrers.add(subject.digest, referrerDescriptor(descriptor, doc));
     if (tag) await this.store.refs.set(tag, descriptor);
+  }
+
+  async listReferrers(subject: Digest): Promise<Descriptor[]> {
+    return this.store.referrers.list(subject);
   }
 }
 

@@ -9,6 +9,7 @@ import { errnoCode, GantryError, isGantryError, quoteForMessage } from '../util/
 import { writeFileAtomic } from '../util/fs.js';
 import { ContentStore } from './content.js';
 import { ImageRefs } from './refs.js';
+import { ReferrersIndex } from './referrers.js';
 
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.GANTRY_ROOT) return resolve(env.GANTRY_ROOT);
@@ -64,6 +65,7 @@ async function checkLayoutFile(layoutFile: string, root: string): Promise<void> 
 export class Store {
   readonly content: ContentStore;
   readonly refs: ImageRefs;
+  readonly referrers: ReferrersIndex;
   readonly snapshotsDir: string;
   readonly cacheDir: string;
   readonly contextCacheDir: string;
@@ -73,6 +75,7 @@ export class Store {
   private constructor(readonly root: string) {
     this.content = new ContentStore(root);
     this.refs = new ImageRefs(root);
+    this.referrers = new ReferrersIndex(root);
     this.snapshotsDir = join(root, 'snapshots');
     this.cacheDir = join(root, 'cache');
     this.contextCacheDir = join(root, 'context');

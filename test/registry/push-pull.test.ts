@@ -247,4 +247,25 @@ describe('push and pull over plain HTTP', () => {
     assert.deepEqual(onlySignatures.map((r) => r.digest), [signature.digest]);
     assert.deepEqual(await listReferrers(`${host}/team/subject@${cache.digest}`, options), []);
   });
+  test('an image’s referrers go with it on push and come with it on pull', async () => {
+    const storeA = await stores.open();
+    const image = await writeImage(storeA, { layers: [{ 'etc/signed': 'yes\n' }] });
+    await storeA.refs.set('signed:1', image);
+    const subject: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.size };
+    const signature = await writeArtifact(storeA, { artifactType: 'application/vnd.example.signature.v1', layers: [{ mediaType: 'application/vnd.example.signature.v1', data: 'sig' }], subject });
+    const attestation = await writeArtifact(storeA, {
+      artifactType: 'application/vnd.example.attestation.v1',
+      layers: [],
+      subject: { mediaType: signature.mediaType, digest: signature.digest, size: signature.size },
+    });
+    await pushImage(storeA, 'signed:1', `${host}/team/signed:1`, options);
+    assert.deepEqual((await listReferrers(`${host}/team/signed:1`, options)).map((r) => r.digest), [signature.digest]);
+    assert.deepEqual((await listReferrers(`${host}/team/signed@${signature.digest}`, options)).map((r) => r.digest), [attestation.digest]);
+
+    const storeB = await stores.open();
+    await pullImage(storeB, `${host}/team/signed:1`, options);
+    assert.deepEqual((await storeB.referrers.list(image.digest)).map((r) => r.digest), [signature.digest]);
+    assert.deepEqual((await storeB.referrers.list(signature.digest)).map((r) => r.digest), [attestation.digest]);
+    assert.ok(await storeB.content.has(attestation.digest));
+  });
 });

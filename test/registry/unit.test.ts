@@ -14,7 +14,9 @@ import { mergeScopes, parseWwwAuthenticate, repositoryScope } from '../../src/re
 import { DockerCredentialStore, normalizeRegistryHost } from '../../src/registry/credentials.js';
 import { closeRegistrySession, listReferrers, pullImage, pushArtifact, writeArtifact, type RegistryOptions } from '../../src/registry/index.js';
 import { resolveOptions } from '../../src/registry/options.js';
-import { manifestMediaType, referrerDescriptor, referrersTag } from '../../src/registry/repository.js';
+import { manifestMediaType, nextPage, referrersTag } from '../../src/registry/repository.js';
+import { parseManifestOrIndex } from '../../src/image/documents.js';
+import { referrerDescriptor } from '../../src/image/graph.js';
 import { backoffDelay, parseRetryAfter } from '../../src/registry/retry.js';
 import { isLoopback, RegistrySession } from '../../src/registry/session.js';
 import { Store } from '../../src/store/store.js';
@@ -91,9 +93,9 @@ describe('manifest media types', () => {
   });
 
   test('referrer descriptors carry artifactType (or the config type) and annotations', () => {
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.example.config' }, layers: [], annotations: { a: 'b' } }));
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.example.config', digest: sha256('{}'), size: 2 }, layers: [], annotations: { a: 'b' } }));
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length };
-    assert.deepEqual(referrerDescriptor(descriptor, bytes), { ...descriptor, artifactType: 'application/vnd.example.config', annotations: { a: 'b' } });
+    assert.deepEqual(referrerDescriptor(descriptor, parseManifestOrIndex(descriptor, bytes, 'referrer')), { ...descriptor, artifactType: 'application/vnd.example.config', annotations: { a: 'b' } });
     assert.equal(referrersTag(descriptor.digest), `sha256-${descriptor.digest.slice(7)}`);
   });
 });
@@ -235,5 +237,32 @@ describe('stand-in registries', () => {
     } finally {
       await server.close();
     }
+  });
+  test('a referrers list given in pages is followed to its end, on the same registry only', async () => {
+    const subjectDigest = sha256('paged subject');
+    const page = (n: number) => ({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: sha256(`referrer ${n}`), size: 3, artifactType: 'application/vnd.example.sig' }],
+    });
+    const server = await standInRegistry((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method !== 'GET' || url.pathname !== `/v2/team/app/referrers/${subjectDigest}`) return false;
+      const n = Number(url.searchParams.get('page') ?? '1');
+      const headers: Record<string, string> = { 'content-type': MediaType.ociIndex };
+      if (n < 3) headers.link = `</v2/team/app/referrers/${subjectDigest}?page=${n + 1}>; rel="next"`;
+      res.writeHead(200, headers).end(JSON.stringify(page(n)));
+      return true;
+    });
+    try {
+      const all = await listReferrers(`${server.host}/team/app@${subjectDigest}`, options);
+      assert.deepEqual(all.map((d) => d.digest), [1, 2, 3].map((n) => sha256(`referrer ${n}`)));
+    } finally {
+      await server.close();
+    }
+    const from = new URL('http://registry.test/v2/a/referrers/x');
+    assert.equal(nextPage('<https://elsewhere.test/v2/a/referrers/x?page=2>; rel="next"', from), undefined, 'another host is not followed');
+    assert.equal(nextPage('</v2/a/referrers/x?page=2>; rel="prev"', from), undefined);
+    assert.equal(nextPage('</v2/a/referrers/x?page=2>; rel=next', from)?.href, 'http://registry.test/v2/a/referrers/x?page=2');
   });
 });
