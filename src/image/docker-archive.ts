@@ -22,7 +22,7 @@ import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
-import { isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
+import { imageManifest, isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
 import { configPlatform, platformImages, subjectOf } from './graph.js';
 import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
 import { imageNameFrom } from './names.js';
@@ -254,12 +254,7 @@ class DockerImageConverter {
     const configBlob = await this.content.writeBytes(configBytes);
     const layers: Descriptor[] = [];
     for (const [i, path] of item.Layers.entries()) layers.push((await this.layer(path, diffIds[i]!)).descriptor);
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
-      layers,
-    };
+    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size }, layers);
     const manifestBlob = await this.content.writeJson(manifest);
     return { root: { mediaType: MediaType.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size, platform: configPlatform(config) }, names };
   }

@@ -227,3 +227,35 @@ export function parseImageConfig(bytes: Uint8Array, what: string): ImageConfig {
   }
   return doc as unknown as ImageConfig;
 }
+
+export interface DocumentExtras {
+  artifactType?: string;
+  subject?: Descriptor;
+  /** Left out when empty. */
+  annotations?: Record<string, string>;
+}
+
+/** An image manifest, fields in the order every gantry-written manifest has them (digests depend on it). */
+export function imageManifest(config: Descriptor, layers: Descriptor[], extras: DocumentExtras & { mediaType?: string } = {}): ImageManifest {
+  return {
+    schemaVersion: 2,
+    mediaType: extras.mediaType ?? MediaType.ociManifest,
+    ...(extras.artifactType ? { artifactType: extras.artifactType } : {}),
+    config,
+    layers,
+    ...(extras.subject ? { subject: extras.subject } : {}),
+    ...(extras.annotations && Object.keys(extras.annotations).length > 0 ? { annotations: extras.annotations } : {}),
+  };
+}
+
+/** An image index (OCI, or with `mediaType` Docker's manifest list), fields in gantry's order. */
+export function imageIndex(manifests: Descriptor[], extras: DocumentExtras & { mediaType?: string } = {}): ImageIndex {
+  return {
+    schemaVersion: 2,
+    mediaType: extras.mediaType ?? MediaType.ociIndex,
+    ...(extras.artifactType ? { artifactType: extras.artifactType } : {}),
+    manifests,
+    ...(extras.subject ? { subject: extras.subject } : {}),
+    ...(extras.annotations && Object.keys(extras.annotations).length > 0 ? { annotations: extras.annotations } : {}),
+  };
+}

@@ -13,14 +13,14 @@
 import { createHash } from 'node:crypto';
 import { GantryError } from '../util/errors.js';
 import { checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
-import { checkDescriptor, MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
+import { checkDescriptor, imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
 import { readDocument, referrerDescriptor, subjectOf } from './graph.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import type { BlobStream, ImageSink, ImageSource } from './copy.js';
 import { imageNameFrom, nameFromAnnotations, namedDescriptor, withoutNames } from './names.js';
-import { Annotation, isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageIndex } from './types.js';
+import { Annotation, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex } from './types.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
@@ -107,7 +107,7 @@ export class OciLayoutSink implements ImageSink {
       const refName = entry.annotations?.[Annotation.refName];
       return refName ? !taken.has(refName) : !digests.has(entry.digest);
     });
-    return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, ...entries] };
+    return imageIndex([...kept, ...entries]);
   }
 
   /** Files written after every blob, just before index.json (a docker archive's manifest.json). */

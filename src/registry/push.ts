@@ -6,8 +6,8 @@
 import { copyImage, copyReferrers, type CopyOptions, type ImageSource } from '../image/copy.js';
 import { formatPlatform, platformsEqual } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
-import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex } from '../image/types.js';
-import { parseIndex, parseManifestOrIndex } from '../image/documents.js';
+import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor } from '../image/types.js';
+import { imageIndex, parseIndex, parseManifestOrIndex } from '../image/documents.js';
 import { configPlatform, readImageConfig, walkImage } from '../image/graph.js';
 import { findLocalImage, StoreImageIO } from '../store/images.js';
 import type { Store } from '../store/store.js';
@@ -115,15 +115,13 @@ export async function createManifestList(sources: string[], target: string, opti
   }
   const targetRepo = openForPush(targetRef, options, sameRegistrySources);
   const allDocker = unique.every((e) => e.descriptor.mediaType === MediaType.dockerManifest);
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: allDocker ? MediaType.dockerManifestList : MediaType.ociIndex,
-    manifests: unique.map((e) => e.descriptor),
-  };
-  if (options.annotations && Object.keys(options.annotations).length > 0) {
-    if (allDocker) throw new GantryError('annotations need an OCI index, but every source is a Docker schema 2 image', { hint: 'leave out the annotations' });
-    index.annotations = options.annotations;
+  if (options.annotations && Object.keys(options.annotations).length > 0 && allDocker) {
+    throw new GantryError('annotations need an OCI index, but every source is a Docker schema 2 image', { hint: 'leave out the annotations' });
   }
+  const index = imageIndex(
+    unique.map((e) => e.descriptor),
+    { mediaType: allDocker ? MediaType.dockerManifestList : MediaType.ociIndex, annotations: options.annotations },
+  );
   const bytes = Buffer.from(JSON.stringify(index, null, 2));
   const root: Descriptor = { mediaType: index.mediaType as string, digest: sha256(bytes), size: bytes.length };
   const childSources = new Map(unique.map((e) => [e.descriptor.digest, e.source]));

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
 import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
-import { MAX_MANIFEST_BYTES, parseIndex, parseManifestOrIndex } from '../image/documents.js';
+import { imageIndex, MAX_MANIFEST_BYTES, parseIndex, parseManifestOrIndex } from '../image/documents.js';
 import { referrerDescriptor, subjectOf } from '../image/graph.js';
 import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
@@ -524,8 +524,7 @@ export class RegistryRepository implements ImageSource, ImageSink {
     const current = await this.readReferrersTag(this.origin, subject);
     const manifests = (current?.manifests ?? []).filter((m) => m.digest !== referrer.digest);
     manifests.push(referrer);
-    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-    const bytes = Buffer.from(JSON.stringify(index));
+    const bytes = Buffer.from(JSON.stringify(imageIndex(manifests)));
     await this.putManifest({ mediaType: MediaType.ociIndex, digest: sha256(bytes), size: bytes.length }, bytes, referrersTag(subject));
   }
 }

@@ -16,7 +16,7 @@ import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/platfo
 import { requireEmulation } from '../exec/emulation.js';
 import { GantryError } from '../util/errors.js';
 import { normalizeReference } from '../image/reference.js';
-import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
+import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
 import type { Progress } from '../progress/events.js';
 import { Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
@@ -35,6 +35,7 @@ import type { StageState } from './state.js';
 import { writeOutput, type OutputSpec } from './outputs.js';
 import { exportCache, importCache, type CacheSpec } from './cache-transfer.js';
 import type { RegistryOptions } from '../registry/index.js';
+import { imageIndex } from '../image/documents.js';
 
 export interface BuildOptions {
   store: Store;
@@ -290,12 +291,7 @@ function stepParallelism(): number {
 
 /** The image index of a multi-platform build, a descriptor with `platform` for each image. */
 async function writeIndex(store: Store, images: PlatformResult[]): Promise<Descriptor> {
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociIndex,
-    manifests: images.map((image) => ({ ...image.descriptor, platform: image.platform })),
-  };
-  const blob = await store.content.writeJson(index);
+  const blob = await store.content.writeJson(imageIndex(images.map((image) => ({ ...image.descriptor, platform: image.platform }))));
   return { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size };
 }
 

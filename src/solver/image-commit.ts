@@ -5,6 +5,7 @@
 import { MediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
 import type { Store } from '../store/store.js';
 import type { LayerRecord } from '../store/cache-records.js';
+import { imageManifest } from '../image/documents.js';
 
 export interface ImageParts {
   platform: Platform;
@@ -64,13 +65,11 @@ function withCreatedTimes(history: HistoryEntry[], fallback: string): HistoryEnt
 export async function commitImage(store: Store, parts: ImageParts): Promise<{ descriptor: Descriptor; config: ImageConfig; manifest: ImageManifest }> {
   const config = imageConfigFor(parts);
   const configBlob = await store.content.writeJson(config);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
-    layers: parts.layers.map((l) => ({ mediaType: ociLayerMediaType(l.mediaType), digest: l.digest, size: l.size })),
-    ...(parts.annotations && Object.keys(parts.annotations).length > 0 ? { annotations: parts.annotations } : {}),
-  };
+  const manifest = imageManifest(
+    { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    parts.layers.map((l) => ({ mediaType: ociLayerMediaType(l.mediaType), digest: l.digest, size: l.size })),
+    { annotations: parts.annotations },
+  );
   const manifestBlob = await store.content.writeJson(manifest);
   const descriptor: Descriptor = {
     mediaType: MediaType.ociManifest,

@@ -2,11 +2,12 @@
  * OCI artifacts (image-spec 1.1) written into the store: a manifest with an artifactType, any config and
  * layer media types, and optionally a subject it refers to. The registry module pushes and pulls them.
  */
-import { MediaType, type Descriptor, type ImageManifest } from '../image/types.js';
+import { MediaType, type Descriptor } from '../image/types.js';
 import { GantryError } from '../util/errors.js';
 import { sha256 } from '../util/digest.js';
 import { StoreImageIO } from './images.js';
 import type { Store } from './store.js';
+import { imageManifest } from '../image/documents.js';
 
 export interface ArtifactBlob {
   mediaType: string;
@@ -51,9 +52,11 @@ export async function writeArtifact(store: Store, spec: ArtifactSpec): Promise<D
   }
   // The image spec's guidance: an artifact without content still lists one (empty) layer.
   if (layers.length === 0) layers.push(await writeBlob({ mediaType: MediaType.ociEmpty, data: EMPTY_JSON }));
-  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, artifactType: spec.artifactType, config, layers };
-  if (spec.subject) manifest.subject = { mediaType: spec.subject.mediaType, digest: spec.subject.digest, size: spec.subject.size };
-  if (spec.annotations && Object.keys(spec.annotations).length > 0) manifest.annotations = spec.annotations;
+  const manifest = imageManifest(config, layers, {
+    artifactType: spec.artifactType,
+    subject: spec.subject ? { mediaType: spec.subject.mediaType, digest: spec.subject.digest, size: spec.subject.size } : undefined,
+    annotations: spec.annotations,
+  });
   const bytes = Buffer.from(JSON.stringify(manifest));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length, artifactType: spec.artifactType };
   // Through the store's sink, so that an artifact with a subject is found among its referrers.

@@ -3,7 +3,7 @@
  */
 import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
 import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
-import { MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType } from '../image/documents.js';
+import { imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType } from '../image/documents.js';
 import { configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf } from '../image/graph.js';
 import { formatPlatform, platformMatchRank } from '../image/platform.js';
 import { familiarReference, formatReference, parseReference } from '../image/reference.js';
@@ -190,13 +190,7 @@ export async function createLocalIndex(store: Store, target: string, sources: st
       byPlatform.set(key, { descriptor: child, from: source });
     }
   }
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociIndex,
-    manifests: [...byPlatform.values()].map((entry) => entry.descriptor),
-    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
-  };
-  const blob = await store.content.writeJson(index);
+  const blob = await store.content.writeJson(imageIndex([...byPlatform.values()].map((entry) => entry.descriptor), { annotations }));
   const descriptor: Descriptor = { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size };
   await store.refs.set(target, descriptor);
   return descriptor;

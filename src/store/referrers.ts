@@ -10,8 +10,8 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkDescriptor } from '../image/documents.js';
-import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
+import { checkDescriptor, imageIndex } from '../image/documents.js';
+import type { Descriptor, ImageIndex } from '../image/types.js';
 import { digestHex, type Digest } from '../util/digest.js';
 import { errnoCode, isGantryError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -64,8 +64,7 @@ export class ReferrersIndex {
         await rm(this.path(subject), { force: true });
         return;
       }
-      const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: updated };
-      await writeFileAtomic(this.path(subject), JSON.stringify(index));
+      await writeFileAtomic(this.path(subject), JSON.stringify(imageIndex(updated)));
     });
   }
 

@@ -7,11 +7,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
+import type { Descriptor, ImageIndex } from '../image/types.js';
 import { parseReference, formatReference } from '../image/reference.js';
 import { nameFromAnnotations, namedDescriptor, withoutNames } from '../image/names.js';
 import { errnoCode, GantryError, isGantryError } from '../util/errors.js';
-import { checkDescriptor } from '../image/documents.js';
+import { checkDescriptor, imageIndex } from '../image/documents.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { withLock } from './lock.js';
 import type { Digest } from '../util/digest.js';
@@ -94,11 +94,7 @@ export class ImageRefs {
     await withLock(this.lockPath, 'exclusive', async () => {
       const current = await this.list();
       const next = change(current);
-      const index: ImageIndex = {
-        schemaVersion: 2,
-        mediaType: MediaType.ociIndex,
-        manifests: next.map(({ name, descriptor }) => (name ? namedDescriptor(descriptor, name) : descriptor)),
-      };
+      const index = imageIndex(next.map(({ name, descriptor }) => (name ? namedDescriptor(descriptor, name) : descriptor)));
       await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2) + '\n');
     });
   }
@@ -114,7 +110,7 @@ export class ImageRefs {
       index = JSON.parse(await readFile(this.indexPath, 'utf8')) as Partial<ImageIndex>;
       if (typeof index !== 'object' || index === null || !Array.isArray(index.manifests)) throw new Error('no manifests list');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+      if (errnoCode(err) === 'ENOENT') return imageIndex([]);
       throw new GantryError(`the store's index.json is unreadable: ${(err as Error).message}`, {
         hint: 'it is only written atomically by gantry; if it was edited by hand, restore it from a backup',
       });
@@ -128,6 +124,6 @@ export class ImageRefs {
         throw err;
       }
     }) as Descriptor[];
-    return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+    return imageIndex(manifests);
   }
 }
