@@ -18,7 +18,7 @@ import { GantryError } from '../util/errors.js';
 import { normalizeReference } from '../image/reference.js';
 import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
 import type { Progress } from '../progress/events.js';
-import { Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
+import { openSnapshotter, type Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
 import { concurrencyLimiter } from '../util/concurrency.js';
 import type { Digest } from '../util/digest.js';
@@ -149,7 +149,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       store,
       contextDir: options.contextDir,
       snapshotter: () =>
-        (snapshotter ??= Snapshotter.open(store.snapshotsDir, options.snapshotter).then(async (s) => {
+        (snapshotter ??= openSnapshotter(store.snapshotsDir, options.snapshotter).then(async (s) => {
           await s.removeStale();
           if (s.name === 'native') progress.info('snapshots: overlay mounts are not available here; using the copy snapshotter');
           return s;

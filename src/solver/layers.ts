@@ -3,12 +3,10 @@
  * (diff → deterministic tar → parallel gzip → verified ingest, in one streaming pass), and a stack of
  * layer blobs becomes committed snapshots, unpacking only the layers not yet unpacked.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { compressLayer, createLayerTar, decompressLayer, type LayerEntry } from '../image/index.js';
-import { overlayUpperEntries, treeDiffEntries, unpackLayer } from '../snapshot/layer-codec.js';
-import { Snapshotter, type ActiveSnapshot } from '../snapshot/snapshotter.js';
+import { compressLayer, createLayerTar, decompressLayer } from '../image/index.js';
+import { changeEntries, unpackLayer } from '../snapshot/layer-codec.js';
+import { openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
 import type { Digest } from '../util/digest.js';
 import { GantryError } from '../util/errors.js';
@@ -33,14 +31,7 @@ export class LayerStore {
   /** Stores the active snapshot's changes as a layer and commits the snapshot as parentChain + that layer. */
   async commit(active: ActiveSnapshot, parentChain: Digest | undefined): Promise<LayerRecord> {
     await active.unmount();
-    const changes = active.changes();
-    const entries: AsyncIterable<LayerEntry> =
-      changes.kind === 'overlay-upper'
-        ? overlayUpperEntries(changes.upperDir)
-        : changes.lowerDir
-          ? treeDiffEntries(changes.lowerDir, changes.upperDir, { copiedAtNs: changes.copiedAtNs })
-          : treeDiffEntries(await this.emptyDir(), changes.upperDir);
-    const layer = await ingestLayer(this.store, createLayerTar(entries, { sourceDateEpoch: this.options.sourceDateEpoch }));
+    const layer = await ingestLayer(this.store, createLayerTar(changeEntries(active.changes()), { sourceDateEpoch: this.options.sourceDateEpoch }));
     const chainId = chainIdOf(parentChain ? [parentChain, layer.diffId] : [layer.diffId]);
     await active.commit(chainId as Digest);
     return layer;
@@ -90,11 +81,6 @@ export class LayerStore {
     }
   }
 
-  private async emptyDir(): Promise<string> {
-    const dir = join(this.store.tmpDir, 'empty');
-    await mkdir(dir, { recursive: true });
-    return dir;
-  }
 }
 
 /** Compresses a layer tar into the store in one pass (digest verified on commit; nothing partial is left). */
@@ -121,7 +107,7 @@ export async function ingestLayer(store: Store, tar: AsyncIterable<Uint8Array>):
  * starts at once. Layers already unpacked are skipped.
  */
 export async function unpackImage(store: Store, image: Pick<StoredImage, 'manifest' | 'config'>, what: string): Promise<void> {
-  const snapshotter = await Snapshotter.open(store.snapshotsDir);
+  const snapshotter = await openSnapshotter(store.snapshotsDir);
   await new LayerStore(store, {}).materialize(snapshotter, layerRecords(image, what));
 }
 

@@ -68,9 +68,9 @@ export async function writeOutput(spec: OutputSpec, ctx: OutputContext): Promise
 
 async function writeFilesystem(type: 'local' | 'tar', dest: string, ctx: OutputContext): Promise<void> {
   const snapshotter = await ctx.snapshotter();
-  const active = await snapshotter.prepare(await ctx.layerStore.materialize(snapshotter, ctx.layers));
+  const view = await snapshotter.view(await ctx.layerStore.materialize(snapshotter, ctx.layers));
   try {
-    const rootfs = await active.mount();
+    const rootfs = await view.mount();
     if (type === 'local') {
       await mkdir(dest, { recursive: true });
       await copyTreePreserving(rootfs, dest, `writing the filesystem to ${dest}`);
@@ -86,7 +86,7 @@ async function writeFilesystem(type: 'local' | 'tar', dest: string, ctx: OutputC
       }
     }
   } finally {
-    await active.remove();
+    await view.release();
   }
 }
 

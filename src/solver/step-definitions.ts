@@ -12,6 +12,7 @@ import type { StepProgress } from '../progress/events.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { resolveInRoot } from '../util/scoped-path.js';
+import type { SnapshotView } from '../snapshot/snapshotter.js';
 import { stepKey } from './cache-key.js';
 import type { LayerRecord, StepInputs } from '../store/cache-records.js';
 import type { ExecContext } from './exec-context.js';
@@ -118,7 +119,13 @@ export class StepDefinitions implements StepDefiner {
     }
     const state = input.kind === 'stage' ? await ctx.stageState(input.stage) : await ctx.imageState(input.ref);
     const snapshotter = await ctx.snapshotter();
-    const active = await snapshotter.prepare(await ctx.materialize(state));
+    const chain = await ctx.materialize(state);
+    // A read-only mount sees the stage as it is; `rw` gets a throwaway writable snapshot, as in BuildKit.
+    if (mount.type === 'bind' && mount.readonly) {
+      const view = await snapshotter.view(chain);
+      return { path: await resolveInRoot(await view.mount(), mount.source), release: () => view.release() };
+    }
+    const active = await snapshotter.prepare(chain);
     const root = await active.mount();
     return { path: await resolveInRoot(root, mount.source), release: () => active.remove() };
   }
@@ -184,7 +191,7 @@ export class StepDefinitions implements StepDefiner {
     const snapshotter = await ctx.snapshotter();
     const parentChain = await ctx.materialize(state);
     const active = await snapshotter.prepare(step.link ? undefined : parentChain);
-    let sourceView: { remove(): Promise<void> } | undefined;
+    let sourceView: SnapshotView | undefined;
     let committed = false;
     try {
       const rootfs = await active.mount();
@@ -194,7 +201,7 @@ export class StepDefinitions implements StepDefiner {
         sources.push(...(contextSelection?.sources ?? []));
       } else if (local.length > 0) {
         const from = step.from.kind === 'stage' ? await ctx.stageState(step.from.stage) : await ctx.imageState(step.from.ref);
-        const view = await snapshotter.prepare(await ctx.materialize(from));
+        const view = await snapshotter.view(await ctx.materialize(from));
         sourceView = view;
         const root = await view.mount();
         sources.push(...(await this.deps.treeSelector(root).select(local, { exclude: step.exclude, parents: step.parents })).sources);
@@ -210,13 +217,13 @@ export class StepDefinitions implements StepDefiner {
       }
       const placed = planCopy({ sources, dest: step.dest, destIsExistingDir, sourceArgCount: step.sources.length, instruction: step.instruction });
       await applyCopy(rootfs, placed, { chown, chmod: step.chmod !== undefined ? parseChmod(step.chmod) : undefined });
-      await sourceView?.remove();
+      await sourceView?.release();
       sourceView = undefined;
       const layer = await ctx.commitLayer(active, step.link ? undefined : parentChain);
       committed = true;
       return layer;
     } finally {
-      await sourceView?.remove();
+      await sourceView?.release();
       if (!committed) await active.remove();
     }
   }
@@ -225,8 +232,8 @@ export class StepDefinitions implements StepDefiner {
   private async parentRootForNames(state: StageState, chown: string): Promise<{ path: string; release(): Promise<void> } | undefined> {
     if (/^\d+(:\d+)?$/.test(chown)) return undefined;
     const snapshotter = await this.deps.ctx.snapshotter();
-    const view = await snapshotter.prepare(await this.deps.ctx.materialize(state));
-    return { path: await view.mount(), release: () => view.remove() };
+    const view = await snapshotter.view(await this.deps.ctx.materialize(state));
+    return { path: await view.mount(), release: () => view.release() };
   }
 
   private async resolveChown(rootfs: string, chown: string): Promise<Ownership> {

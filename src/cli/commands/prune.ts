@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { ContainerRuntime } from '../../exec/runtime.js';
-import { Snapshotter } from '../../snapshot/snapshotter.js';
+import { openAllSnapshotters } from '../../snapshot/snapshotter.js';
 import { prune } from '../../store/gc.js';
 import { humanSize, type CliContext } from '../context.js';
 
@@ -18,7 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
       // runtime installed there are none to remove.
       const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).catch(() => undefined);
       await runtime?.removeStale();
-      const snapshotters = await Promise.all((['overlayfs', 'native'] as const).map((name) => Snapshotter.open(store.snapshotsDir, name)));
+      const snapshotters = await openAllSnapshotters(store.snapshotsDir);
       const report = await prune(session, { keepCache: opts.keepCache ?? false, snapshotters });
       ctx.out(
         `Deleted ${report.untaggedImages} untagged images, ${report.cacheRecords} cache records, ${report.blobs} blobs, ${report.snapshots} snapshots\n` +

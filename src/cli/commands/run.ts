@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ContainerRuntime } from '../../exec/runtime.js';
 import { resolveUser } from '../../exec/users.js';
 import { parsePlatformFlag } from '../../image/platform.js';
-import { Snapshotter } from '../../snapshot/snapshotter.js';
+import { openSnapshotter } from '../../snapshot/snapshotter.js';
 import { LayerStore, layerRecords } from '../../solver/layers.js';
 import { findLocalImage } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
@@ -49,7 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
       const args = [...entrypoint, ...cmd];
       if (args.length === 0) throw new GantryError(`image ${name} has no command to run`, { hint: 'give a command after the image name' });
 
-      const snapshotter = await Snapshotter.open(store.snapshotsDir);
+      const snapshotter = await openSnapshotter(store.snapshotsDir);
       await snapshotter.removeStale();
       const chain = await new LayerStore(store, {}).materialize(snapshotter, layerRecords(image, `image ${name}`));
       const active = await snapshotter.prepare(chain);
