@@ -110,7 +110,3 @@ export function familiarReference(ref: ImageReference): string {
 export function normalizeReference(input: string): string {
   return formatReference(parseReference(input));
 }
-
-export function repositoryName(ref: ImageReference): string {
-  return `${ref.registry}/${ref.repository}`;
-}

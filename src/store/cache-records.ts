@@ -3,8 +3,9 @@
  * identity the inputs of its most recent build, so a miss can be explained by comparing inputs.
  *
  *   <store>/cache/records/<key hex>.json     CacheRecord
- *   <store>/cache/inputs/<identity hex>.json StepInputs (one per step identity: bounded by the
- *                                             number of distinct steps built; pruned by age)
+ *   <store>/cache/inputs/<identity hex>.json StepInputs (one per step identity, rewritten at each
+ *                                             build of the step; `prune --keep-cache` bounds them by
+ *                                             age and total size, oldest first)
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,10 +79,6 @@ export class CacheStore {
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record), { durable: false });
   }
 
-  async delete(key: Digest): Promise<void> {
-    await rm(this.recordPath(key), { force: true });
-  }
-
   async list(): Promise<CacheRecord[]> {
     const records: CacheRecord[] = [];
     for (const name of await readdir(this.recordsDir).catch(() => [] as string[])) {
@@ -101,19 +98,32 @@ export class CacheStore {
     await writeFileAtomic(this.inputsPath(identity), JSON.stringify(inputs), { durable: false });
   }
 
-  /** Removes input records not written for `maxAgeDays` days; returns bytes freed. */
-  async pruneInputs(maxAgeDays: number): Promise<number> {
-    let freed = 0;
-    const cutoff = Date.now() - maxAgeDays * 86400_000;
+  /**
+   * Bounds the step-input records (what miss explanations compare against): those not written for
+   * `maxAgeDays` go, then the oldest until the rest fit in `maxBytes`. A removed record only makes
+   * the next miss of its step say "first build of this step". Returns how many went and their bytes.
+   */
+  async pruneInputs(limits: { maxAgeDays: number; maxBytes: number }, now = Date.now()): Promise<{ records: number; bytes: number }> {
+    const files: Array<{ path: string; mtimeMs: number; size: number }> = [];
     for (const name of await readdir(this.inputsDir).catch(() => [] as string[])) {
       const path = join(this.inputsDir, name);
       const st = await stat(path).catch(() => undefined);
-      if (st && st.mtimeMs < cutoff) {
-        await rm(path, { force: true });
-        freed += st.size;
-      }
+      if (st?.isFile()) files.push({ path, mtimeMs: st.mtimeMs, size: st.size });
     }
-    return freed;
+    files.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    const cutoff = now - limits.maxAgeDays * 86400_000;
+    let kept = 0;
+    const removed = { records: 0, bytes: 0 };
+    for (const file of files) {
+      if (file.mtimeMs >= cutoff && kept + file.size <= limits.maxBytes) {
+        kept += file.size;
+        continue;
+      }
+      await rm(file.path, { force: true });
+      removed.records++;
+      removed.bytes += file.size;
+    }
+    return removed;
   }
 }
 

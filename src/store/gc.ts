@@ -37,16 +37,21 @@ export interface PruneOptions {
 export interface PruneReport {
   untaggedImages: number;
   cacheRecords: number;
+  /** Step-input records (for miss explanations) dropped by age or size under --keep-cache. */
+  stepInputs: number;
   blobs: number;
   snapshots: number;
   bytes: number;
 }
 
+/** What step-input records `prune --keep-cache` keeps: those of the last 30 days, at most 64 MiB of them. */
+const STEP_INPUT_LIMITS = { maxAgeDays: 30, maxBytes: 64 * 1024 * 1024 };
+
 /** Prunes the session's store; the session must be the only one open (`exclusive`). */
 export async function prune(session: StoreSession, options: PruneOptions): Promise<PruneReport> {
   if (session.mode !== 'exclusive') throw new Error('prune needs the store to itself (an exclusive session)');
   const { store } = session;
-  const report: PruneReport = { untaggedImages: 0, cacheRecords: 0, blobs: 0, snapshots: 0, bytes: 0 };
+  const report: PruneReport = { untaggedImages: 0, cacheRecords: 0, stepInputs: 0, blobs: 0, snapshots: 0, bytes: 0 };
   await store.refs.update((entries) => {
     const kept = entries.filter((e) => e.name !== undefined);
     report.untaggedImages = entries.length - kept.length;
@@ -57,6 +62,9 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
   const keptBlobs = new Set<Digest>();
   if (options.keepCache) {
     for (const record of await cache.list()) keptBlobs.add(record.layer.digest);
+    const inputs = await cache.pruneInputs(STEP_INPUT_LIMITS);
+    report.stepInputs = inputs.records;
+    report.bytes += inputs.bytes;
   } else {
     report.bytes += await dirSize(store.cacheDir);
     report.cacheRecords = (await cache.list()).length;

@@ -21,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
       const snapshotters = await openAllSnapshotters(store.snapshotsDir);
       const report = await prune(session, { keepCache: opts.keepCache ?? false, snapshotters });
       ctx.out(
-        `Deleted ${report.untaggedImages} untagged images, ${report.cacheRecords} cache records, ${report.blobs} blobs, ${report.snapshots} snapshots\n` +
+        `Deleted ${report.untaggedImages} untagged images, ${report.cacheRecords} cache records, ${report.blobs} blobs, ${report.snapshots} snapshots, ${report.stepInputs} step input records\n` +
           `Total reclaimed space: ${humanSize(report.bytes)}\n`,
       );
     });
