@@ -8,7 +8,7 @@
  * `skopeo inspect oci:DIR:app:1.0` and `umoci unpack --image DIR:app:1.0` find it.
  */
 import { createHash } from 'node:crypto';
-import { GantryError } from '../util/errors.js';
+import { GantryError, quoteForMessage } from '../util/errors.js';
 import { checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import { checkDescriptor, MAX_MANIFEST_BYTES } from './documents.js';
 import type { ArchiveFiles } from './archive-files.js';
@@ -138,7 +138,7 @@ async function checkLayoutVersion(files: ArchiveFiles): Promise<void> {
   if ((await files.fileSize(OCI_LAYOUT_FILE)) === undefined) return;
   const layout = (await readArchiveJson(files, OCI_LAYOUT_FILE)) as { imageLayoutVersion?: unknown } | null;
   if (layout?.imageLayoutVersion !== OCI_LAYOUT_VERSION) {
-    throw new GantryError(`${files.path}: unsupported OCI layout version ${JSON.stringify(layout?.imageLayoutVersion)}`, {
+    throw new GantryError(`${files.path}: unsupported OCI layout version ${quoteForMessage(layout?.imageLayoutVersion)}`, {
       hint: `gantry reads and writes image layout version ${OCI_LAYOUT_VERSION}`,
     });
   }
