@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { GantryError, errnoCode, isGantryError } from '../util/errors.js';
 import { resolveInRoot } from '../util/scoped-path.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
+import { MAX_JSON_DEPTH, nestsTooDeep } from './documents.js';
 import { TarReader } from './tar-reader.js';
 import { TypeFlag, paddingFor } from './tar-header.js';
 
@@ -100,9 +101,12 @@ export async function readArchiveFile(files: ArchiveFiles, path: string, limit =
 
 /** Parses a JSON file of the archive; a syntax error names the file. */
 export async function readArchiveJson(files: ArchiveFiles, path: string): Promise<unknown> {
-  const bytes = await readArchiveFile(files, path);
+  const text = (await readArchiveFile(files, path)).toString('utf8');
+  if (nestsTooDeep(text)) {
+    throw new GantryError(`${files.path}: ${path} nests more than ${MAX_JSON_DEPTH} levels deep`, { hint: 'the archive is corrupt or was not written by an image tool' });
+  }
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     // The parser's message quotes the text, which may be anything: it is left out.
     throw new GantryError(`${files.path}: ${path} is not valid JSON`, {

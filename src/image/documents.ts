@@ -110,11 +110,40 @@ export function checkDescriptor(value: unknown, what: string): Descriptor {
   return descriptor as unknown as Descriptor;
 }
 
+/**
+ * Arrays and objects nested deeper than this are refused. Real documents nest five levels deep; kept
+ * values are written out again (the store's index.json, inspect), and JSON.stringify overflows its
+ * stack a few thousand levels down (Go's encoding/json, containerd's parser, stops at 10000).
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** Whether JSON text nests arrays and objects deeper than MAX_JSON_DEPTH; a scan of the text, so it costs no stack. */
+export function nestsTooDeep(text: string): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // an escaped character, '"' included
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** JSON.parse without echoing the input in the error: the bytes may be anything (a host file, a secret). */
 export function parseJsonDocument(bytes: Uint8Array, what: string, limit: number): unknown {
   if (bytes.length > limit) throw malformed(what, `it is ${bytes.length} bytes, more than the ${limit} such a document may have`);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (nestsTooDeep(text)) throw malformed(what, `it nests more than ${MAX_JSON_DEPTH} levels deep`);
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw malformed(what, 'it is not valid JSON');
   }

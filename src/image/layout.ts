@@ -11,7 +11,7 @@
  * other OCI tools keep them in a layout, and read back as the referrers of their subject.
  */
 import { createHash } from 'node:crypto';
-import { GantryError } from '../util/errors.js';
+import { GantryError, quoteForMessage } from '../util/errors.js';
 import { checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import { checkDescriptor, imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
 import { readDocument, referrerDescriptor, subjectOf } from './graph.js';
@@ -147,7 +147,7 @@ async function checkLayoutVersion(files: ArchiveFiles): Promise<void> {
   if ((await files.fileSize(OCI_LAYOUT_FILE)) === undefined) return;
   const layout = (await readArchiveJson(files, OCI_LAYOUT_FILE)) as { imageLayoutVersion?: unknown } | null;
   if (layout?.imageLayoutVersion !== OCI_LAYOUT_VERSION) {
-    throw new GantryError(`${files.path}: unsupported OCI layout version ${JSON.stringify(layout?.imageLayoutVersion)}`, {
+    throw new GantryError(`${files.path}: unsupported OCI layout version ${quoteForMessage(layout?.imageLayoutVersion)}`, {
       hint: `gantry reads and writes image layout version ${OCI_LAYOUT_VERSION}`,
     });
   }

@@ -207,6 +207,8 @@ class LayerUnpacker {
     this.pendingSpecial.delete(rel);
     this.pendingXattrs.delete(full);
 
+    // A hardlink to a symlink is a symlink too: chmod would follow it, to wherever it points.
+    let isSymlink = header.typeflag === TypeFlag.symlink;
     switch (header.typeflag) {
       case TypeFlag.dir:
         if (!existing?.isDirectory()) await mkdir(full, header.mode & 0o777);
@@ -243,6 +245,7 @@ class LayerUnpacker {
         if (targetStat === undefined) throw this.error(header.name, `hardlink target "${header.linkname}" does not exist`);
         if (targetStat.isDirectory()) throw this.error(header.name, `hardlink target "${header.linkname}" is a directory`);
         await link(this.full(target), full);
+        isSymlink = targetStat.isSymbolicLink();
         break;
       }
       case TypeFlag.char:
@@ -264,7 +267,6 @@ class LayerUnpacker {
     }
     this.unpacked.add(rel);
 
-    const isSymlink = header.typeflag === TypeFlag.symlink;
     const isSpecial = this.pendingSpecial.has(rel);
     for (const [name, value] of header.xattrs) {
       if (isForbiddenXattr(name)) continue;

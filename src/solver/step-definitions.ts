@@ -212,8 +212,10 @@ export class StepDefinitions implements StepDefiner {
       await ownerRoot?.release();
       const destHost = await resolveInRoot(rootfs, step.dest);
       const destIsExistingDir = (await lstat(destHost).catch(() => undefined))?.isDirectory() ?? false;
-      if (step.instruction === 'ADD' && step.unpack !== false && step.from.kind === 'context') {
-        sources = await extractArchiveSources(sources, ctx.tmpDir, step);
+      if (step.instruction === 'ADD' && step.from.kind === 'context') {
+        // As BuildKit: archives from the context are unpacked unless --unpack=false; downloaded ones only with --unpack=true.
+        const unpack = (source: SelectedSource): boolean => (remoteSources.includes(source) ? step.unpack === true : step.unpack !== false);
+        sources = await extractArchiveSources(sources, ctx.tmpDir, step, unpack);
       }
       const placed = planCopy({ sources, dest: step.dest, destIsExistingDir, sourceArgCount: step.sources.length, instruction: step.instruction });
       await applyCopy(rootfs, placed, { chown, chmod: step.chmod !== undefined ? parseChmod(step.chmod) : undefined });

@@ -231,6 +231,9 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
       if (req.url === '/files/served.txt' || req.url === '/checked/served.txt') {
         res.writeHead(200, { 'content-type': 'text/plain', 'last-modified': lastModified.toUTCString() });
         res.end(served);
+      } else if (req.url === '/files/arc.tar.gz') {
+        res.writeHead(200, { 'content-type': 'application/gzip' });
+        void readFile(join(t.work, 'ctx', 'arc.tar.gz')).then((bytes) => res.end(bytes));
       } else if (req.url === '/') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('no name, no date\n');
@@ -268,6 +271,8 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
         `ADD --checksum=${checksum} ${base}/checked/served.txt /checked.txt`,
         `ADD --chmod=755 ${base}/files/served.txt /url-mode`,
         `ADD ${base}/ /unnamed/`,
+        `ADD ${base}/files/arc.tar.gz /url-archive/`,
+        `ADD --unpack=true ${base}/files/arc.tar.gz /url-unpacked/`,
         '',
       ].join('\n'),
     });
@@ -322,6 +327,11 @@ describe('ADD', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.equal(await text('checked.txt'), served);
     assert.equal((await meta(at('url-mode'))).mode, 0o755);
     assert.ok(requests.includes('/checked/served.txt'));
+  });
+
+  it('keeps a downloaded archive as a file, and extracts it with --unpack=true (BuildKit)', async () => {
+    assert.ok((await stat(at('url-archive/arc.tar.gz'))).isFile());
+    assert.equal(await text('url-unpacked/etc/dnf/dnf.conf'), 'content0');
   });
 
   it('names a download without a file name __unnamed__ and dates it 1970 without Last-Modified (testDockerfileADDFromURL)', async () => {

@@ -87,6 +87,13 @@ describe('bad inputs', { skip: !isRoot && 'needs root (runc, overlay mounts)' },
     assert.match(stderr, /OCI runtime "\/nonexistent\/crun" not found/);
   });
 
+  it('an ADD URL whose path is not valid percent-encoding', async () => {
+    for (const path of ['%zz', 'a%ff%fe', 'a%00b']) {
+      const context = await writeTree(join(t.work, `bad-url-${path}`), { Dockerfile: `FROM busybox:latest\nADD http://127.0.0.1:9/${path} /x\n` });
+      assert.match(await fails(context), /is not a valid URL: .*malformed percent-encoding/);
+    }
+  });
+
   it('a feature gantry does not run yet fails naming it', async () => {
     const context = await writeTree(join(t.work, 'git'), { Dockerfile: 'FROM busybox:latest\nADD https://github.com/moby/buildkit.git#v0.12.0 /src\n' });
     const stderr = await fails(context);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/util/digest.js';
 import { gantry, gantryOk, isRoot } from '../helpers/gantry.js';
-import { assertCleanError, build, busyboxRoot, execFileAsync, type TestRoot, umociUnpack, writeTree } from './support.js';
+import { assertCleanError, build, busyboxRoot, execFileAsync, tarOf, type TestRoot, umociUnpack, writeTree } from './support.js';
 
 describe('the store is private', { skip: !isRoot && 'needs root (another user is simulated with setpriv)' }, () => {
   let t: TestRoot;
@@ -77,6 +77,25 @@ describe('hostile images and Dockerfiles stay inside', { skip: !isRoot && 'needs
     assert.notEqual(inspect.code, 0);
     assertCleanError(inspect.stderr);
     assert.doesNotMatch(inspect.stderr + inspect.stdout, /root:/);
+  });
+
+  it('import refuses a tar it cannot apply and names nothing, as docker import does', async () => {
+    const good = await tarOf(0, [{ name: 'etc/', type: 'directory' }, { name: 'etc/hello', content: 'hello' }]);
+    const corrupt = Buffer.from(good);
+    corrupt[700] ^= 0xff; // inside the second header: its checksum no longer matches
+    const escaping = await tarOf(0, [{ name: 'ok.txt', content: 'ok' }, { name: '../../escaped.txt', content: 'pwned' }]);
+    for (const [name, bytes, pattern] of [['corrupt', corrupt, /checksum mismatch/], ['escaping', escaping, /escapes the layer root/]] as const) {
+      const file = join(t.work, `${name}.tar`);
+      await writeFile(file, bytes);
+      const result = await gantry(t.root, ['import', file, `${name}:1`]);
+      assert.equal(result.code, 1, result.stderr);
+      assertCleanError(result.stderr);
+      assert.match(result.stderr, new RegExp(`${name}\\.tar cannot be imported: .*${pattern.source}`));
+      assert.doesNotMatch((await gantryOk(t.root, ['images'])).stdout, new RegExp(name));
+    }
+    await writeFile(join(t.work, 'good.tar'), good);
+    await gantryOk(t.root, ['import', join(t.work, 'good.tar'), 'good:1']);
+    assert.match((await gantryOk(t.root, ['images'])).stdout, /good/);
   });
 
   it('a damaged oci-layout file is written again; another layout version is refused', async () => {

@@ -4,7 +4,7 @@
  * archive, and leaves the store as it was.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadArchive } from '../../src/image/archive-store.js';
@@ -122,6 +122,26 @@ describe('hostile archives are refused and change nothing', () => {
     const manifest = manifestBytes({ mediaType: MediaType.ociConfig, digest: sha256('x'), size: 1 }, [], { annotations: { pad: 'x'.repeat(5 << 20) } });
     const dir = await layout('huge', [manifest], descriptorOf(manifest));
     await assertRefused(dir, /more than the 4194304/);
+  });
+
+  it('documents nested deeper than 100 levels, in a manifest, an index.json entry or oci-layout', async () => {
+    const deep = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+    const config = Buffer.from(JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [])));
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: descriptorOf(config, MediaType.ociConfig), layers: [], annotations: {} }).replace('"annotations":{}', `"extra":${deep(100_000)}`),
+    );
+    await assertRefused(await layout('deep-manifest', [config, manifest], descriptorOf(manifest)), /nests more than 100 levels deep/);
+
+    const dir = await layout('deep-index-entry', [], { mediaType: MediaType.ociManifest, digest: sha256('x'), size: 1 });
+    const index = (await readFile(join(dir, 'index.json'), 'utf8')).replace('"size":1', `"size":1,"extra":${deep(5000)}`);
+    await writeFile(join(dir, 'index.json'), index);
+    await assertRefused(dir, /index\.json nests more than 100 levels deep/);
+
+    const version = await layout('deep-layout-version', [], { mediaType: MediaType.ociManifest, digest: sha256('x'), size: 1 });
+    await writeFile(join(version, 'oci-layout'), `{"imageLayoutVersion":${deep(100_000)}}`);
+    await assertRefused(version, /oci-layout nests more than 100 levels deep/);
+    await writeFile(join(version, 'oci-layout'), JSON.stringify({ imageLayoutVersion: 'v'.repeat(17 << 20) }));
+    await assertRefused(version, /unsupported OCI layout version "v{80}…"$/);
   });
 
   it('a manifest that is not JSON does not quote its bytes', async () => {

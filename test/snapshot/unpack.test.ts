@@ -102,6 +102,22 @@ describe('unpack: hostile layers write nothing outside the root', () => {
     assert.equal((await stat(outside)).nlink, 1);
   });
 
+  it('never changes the mode of what a hardlinked symlink points at', async () => {
+    for (const mode of ['merged', 'overlay'] as const) {
+      const root = await freshRoot(`hardlinked-symlink-${mode}`);
+      const outside = join(base, `hardlinked-symlink-${mode}`, 'host-file');
+      await writeFile(outside, 'host');
+      await chmod(outside, 0o644);
+      const tar = rawTar([
+        { name: 's', typeflag: TypeFlag.symlink, linkname: outside },
+        { name: 'h', typeflag: TypeFlag.hardlink, linkname: 's', mode: 0o6777 },
+      ]);
+      await unpackLayer([tar], root, { mode });
+      assert.equal((await stat(outside)).mode & 0o7777, 0o644, `${mode}: the host file's mode changed`);
+      assert.equal((await lstat(join(root, 'h'))).isSymbolicLink(), true);
+    }
+  });
+
   it('refuses malformed whiteouts and corrupt headers', async () => {
     const root = await freshRoot('malformed');
     await assert.rejects(unpackLayer([rawTar([{ name: 'a/.wh..' }])], root, { mode: 'merged' }), /invalid whiteout/);

@@ -3,14 +3,13 @@ import { rfc3339 } from '../../util/time.js';
 import { createReadStream } from 'node:fs';
 import { planBuild } from '../../frontend/index.js';
 import { decompressLayer } from '../../image/index.js';
-import { ingestLayer } from '../../solver/layers.js';
+import { ingestLayer, unpackImage } from '../../solver/layers.js';
 import { hostPlatform, parsePlatformFlag } from '../../image/platform.js';
 import { normalizeReference } from '../../image/reference.js';
 import type { ContainerConfig, Platform } from '../../image/types.js';
 import { commitImage } from '../../solver/image-commit.js';
-import { GantryError } from '../../util/errors.js';
+import { GantryError, isGantryError } from '../../util/errors.js';
 import { collect, type CliContext } from '../context.js';
-import { unpackForThisMachine } from '../unpack.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -38,9 +37,16 @@ export function register(program: Command, ctx: CliContext): void {
         history: [{ created, created_by: 'gantry import', comment: opts.message ?? `Imported from ${file}` }],
         created,
       });
+      // As docker import: the layer is applied before the image is named, so a tar that cannot be
+      // (entries leaving the root, a corrupt header) names nothing.
+      try {
+        await unpackImage(store, image, `imported ${file}`);
+      } catch (err) {
+        if (!isGantryError(err)) throw err;
+        throw new GantryError(`${file} cannot be imported: ${err.message}`, { hint: err.hint ?? 'the file is not a root filesystem tar that can be applied; nothing was named', cause: err });
+      }
       if (name) await store.refs.set(normalizeReference(name), image.descriptor);
       else await store.refs.keepUntagged(image.descriptor);
-      await unpackForThisMachine(store, image.descriptor, ctx);
       ctx.out(`${image.descriptor.digest}\n`);
     });
 }

@@ -1,6 +1,7 @@
 /**
- * ADD of a local archive: a tar (plain, gzip, bzip2, xz or zstd) from the build context is extracted
- * into the destination instead of being copied, as Docker does; anything else is copied as a file.
+ * ADD of an archive: a tar (plain, gzip, bzip2, xz or zstd) from the build context, or a download with
+ * --unpack=true, is extracted into the destination instead of being copied, as Docker does; anything
+ * else is copied as a file.
  * The archive is unpacked into a private directory first (paths kept inside it), then copied like a
  * directory source, keeping the archive's owners unless --chown is given.
  */
@@ -15,11 +16,12 @@ import type { SelectedSource } from './copy-plan.js';
 
 const TAR_MAGIC_OFFSET = 257;
 
-export async function extractArchiveSources(sources: SelectedSource[], tmpDir: string, step: CopyStep): Promise<SelectedSource[]> {
+/** Extracts the sources `unpack` accepts that are tar archives; the others are returned as they are. */
+export async function extractArchiveSources(sources: SelectedSource[], tmpDir: string, step: CopyStep, unpack: (source: SelectedSource) => boolean): Promise<SelectedSource[]> {
   const result: SelectedSource[] = [];
   let counter = 0;
   for (const source of sources) {
-    const file = !source.isDir && source.entries.length === 1 && source.entries[0].type === 'file' ? source.entries[0] : undefined;
+    const file = unpack(source) && !source.isDir && source.entries.length === 1 && source.entries[0].type === 'file' ? source.entries[0] : undefined;
     if (!file || !(await isTarArchive(file.hostPath))) {
       result.push(source);
       continue;

@@ -31,7 +31,7 @@ export interface RemoteSources {
 }
 
 export async function planRemoteSources(step: CopyStep, urls: string[], ctx: ExecContext): Promise<RemoteSources> {
-  for (const url of urls) {
+  const sources = urls.map((url) => {
     if (isGitSource(url)) {
       throw new GantryError(`ADD of a git repository (${url}) is not supported by gantry yet`, {
         location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
@@ -43,18 +43,26 @@ export async function planRemoteSources(step: CopyStep, urls: string[], ctx: Exe
         location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
       });
     }
-  }
-  if (step.checksum && urls.length === 1) {
+    const name = fileNameOf(url);
+    if (name === undefined) {
+      // Go's url.Parse refuses such a URL too, so BuildKit never downloads it.
+      throw new GantryError(`ADD source ${url} is not a valid URL: it does not parse, or its path has a malformed percent-encoding or a NUL byte`, {
+        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
+        hint: 'write a literal "%" as %25',
+      });
+    }
+    return { url, name };
+  });
+  if (step.checksum && sources.length === 1) {
     let fetched: Promise<SelectedSource[]> | undefined;
-    return { keyParts: [step.checksum], fetch: () => (fetched ??= Promise.all(urls.map((u, i) => download(u, ctx, step, i))).then((all) => all.map((d) => d.source))) };
+    return { keyParts: [step.checksum], fetch: () => (fetched ??= Promise.all(sources.map((s, i) => download(s, ctx, step, i))).then((all) => all.map((d) => d.source))) };
   }
   if (step.checksum) throw new GantryError('ADD --checksum works with exactly one URL source', { hint: 'split the ADD into one instruction per URL' });
-  const downloads = await Promise.all(urls.map((u, i) => download(u, ctx, step, i)));
+  const downloads = await Promise.all(sources.map((s, i) => download(s, ctx, step, i)));
   return { keyParts: downloads.map((d) => d.digest), fetch: async () => downloads.map((d) => d.source) };
 }
 
-async function download(url: string, ctx: ExecContext, step: CopyStep, index: number): Promise<{ source: SelectedSource; digest: Digest }> {
-  const name = fileNameOf(url);
+async function download({ url, name }: { url: string; name: string }, ctx: ExecContext, step: CopyStep, index: number): Promise<{ source: SelectedSource; digest: Digest }> {
   const dir = join(ctx.tmpDir, `download-${Date.now().toString(36)}-${index}`);
   await mkdir(dir, { recursive: true });
   const hostPath = join(dir, name);
@@ -97,8 +105,15 @@ async function download(url: string, ctx: ExecContext, step: CopyStep, index: nu
   };
 }
 
-/** The URL path's last element, or BuildKit's "__unnamed__" when it has none. */
-function fileNameOf(url: string): string {
-  const name = posix.basename(decodeURIComponent(new URL(url).pathname));
+/** The URL path's last element, or BuildKit's "__unnamed__" when it has none; undefined when the path cannot be decoded to a file name. */
+function fileNameOf(url: string): string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return undefined;
+  }
+  const name = posix.basename(path);
+  if (name.includes('\0')) return undefined;
   return !name || name === '/' || name === '.' ? '__unnamed__' : name;
 }
