@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { ContentStore } from '../store/content.js';
+import type { BlobStore } from './blob-store.js';
 import { GantryError, isGantryError } from '../util/errors.js';
 import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
 import type { ArchiveFiles } from './archive-files.js';
@@ -208,13 +208,13 @@ export class DockerArchiveSource implements ImageSource {
 
   private constructor(
     files: ArchiveFiles,
-    private readonly content: ContentStore,
+    private readonly content: BlobStore,
     readonly images: ArchiveImage[],
   ) {
     this.description = `docker archive ${files.path}`;
   }
 
-  static async convert(files: ArchiveFiles, items: DockerManifestItem[], content: ContentStore): Promise<DockerArchiveSource> {
+  static async convert(files: ArchiveFiles, items: DockerManifestItem[], content: BlobStore): Promise<DockerArchiveSource> {
     const converter = new DockerImageConverter(files, content);
     const images: ArchiveImage[] = [];
     for (const item of items) images.push(await converter.convert(item));
@@ -236,7 +236,7 @@ class DockerImageConverter {
 
   constructor(
     private readonly files: ArchiveFiles,
-    private readonly content: ContentStore,
+    private readonly content: BlobStore,
   ) {}
 
   private fail(message: string): GantryError {

@@ -11,27 +11,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GantryError, errnoCode } from '../util/errors.js';
 import { checkDigest, digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
+import type { BlobInfo, BlobStore, BlobWriter, ExpectedBlob } from '../image/blob-store.js';
 
-export interface BlobInfo {
-  digest: Digest;
-  size: number;
-}
+export type { BlobInfo, BlobWriter, ExpectedBlob } from '../image/blob-store.js';
 
-export interface ExpectedBlob {
-  digest: Digest;
-  size?: number;
-}
-
-/** A blob being written; `commit` verifies and publishes it, `abort` throws it away. */
-export interface BlobWriter {
-  /** Bytes written so far (a resumed download continues from here). */
-  readonly offset: number;
-  write(chunk: Uint8Array): Promise<void>;
-  commit(expected?: ExpectedBlob): Promise<BlobInfo>;
-  abort(): Promise<void>;
-}
-
-export class ContentStore {
+export class ContentStore implements BlobStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
 
