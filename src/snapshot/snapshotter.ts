@@ -103,15 +103,21 @@ export class Snapshotter {
     if (parentChainId && !parentId) throw new Error(`snapshot for ${parentChainId} is missing`);
     const activeName = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const dir = join(this.activeDir, activeName);
-    await mkdir(join(dir, 'fs'), { recursive: true });
-    await mkdir(join(dir, 'work'));
-    await writeFile(join(dir, 'parent'), parentId ?? '');
-    await writeFile(join(dir, 'boot'), this.bootId);
     let copiedAtNs: bigint | undefined;
-    if (this.name === 'native' && parentId) {
-      await copyTreePreserving(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'), 'copying the parent snapshot');
-      // Lets the tree diff skip reading files not written since the copy (their ctime is older).
-      copiedAtNs = BigInt(Date.now()) * 1_000_000n;
+    try {
+      await mkdir(join(dir, 'fs'), { recursive: true });
+      await mkdir(join(dir, 'work'));
+      await writeFile(join(dir, 'parent'), parentId ?? '');
+      await writeFile(join(dir, 'boot'), this.bootId);
+      if (this.name === 'native' && parentId) {
+        await copyTreePreserving(join(this.committedDir, parentId, 'fs'), join(dir, 'fs'), 'copying the parent snapshot');
+        // Lets the tree diff skip reading files not written since the copy (their ctime is older).
+        copiedAtNs = BigInt(Date.now()) * 1_000_000n;
+      }
+    } catch (err) {
+      // A full disk fails this half-way; no one else would remove what was made (its owner lives on).
+      await rm(dir, { recursive: true, force: true });
+      throw err;
     }
     const lowers = this.name === 'overlayfs' && parentId ? await this.chainIds(parentId) : [];
     return new Active(this, activeName, dir, parentId, lowers, copiedAtNs);
