@@ -90,17 +90,20 @@ describe('outputs', { skip: !isRoot && 'needs root (runc, overlay mounts, docker
     assert.ok(!names.includes('bin/vi'));
   });
 
-  it('a new directory output that cannot be written whole (a full disk) leaves nothing under its name or beside it', async () => {
+  it('an output that cannot be written whole (a full disk) leaves nothing under its name or beside it, and names no image', async () => {
     const full = join(t.work, 'full');
     await mkdir(full);
     // Smaller than the image's root filesystem and its layers.
     await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]);
     try {
-      for (const output of [`type=local,dest=${join(full, 'rootfs')}`, `type=oci,dest=${join(full, 'layout')}/`]) {
-        const result = await gantry(t.root, ['build', '--progress', 'plain', '-o', output, context]);
+      const index = await readFile(join(t.root, 'index.json'), 'utf8');
+      const outputs = [`type=local,dest=${join(full, 'rootfs')}`, `type=oci,dest=${join(full, 'layout')}/`, `type=docker,dest=${join(full, 'image.tar')}`];
+      for (const output of outputs) {
+        const result = await gantry(t.root, ['build', '--progress', 'plain', '-t', 'not-written:1', '-o', output, context]);
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /^error: no space left on the device/m);
         assert.deepEqual(await readdir(full), [], `${output}: nothing is left in the output's directory`);
+        assert.equal(await readFile(join(t.root, 'index.json'), 'utf8'), index, `${output}: the failed build named no image`);
       }
     } finally {
       await execFileAsync('umount', [full]);
