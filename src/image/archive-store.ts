@@ -198,7 +198,8 @@ export interface LoadOptions {
 /** Loads every image of an archive (OCI layout or docker archive; tar, compressed tar or directory) into the store. */
 export async function loadArchive(store: Store, path: string, options: LoadOptions = {}): Promise<LoadResult> {
   let files: ArchiveFiles | undefined;
-  const stagingRoot = await mkdtemp(join(store.tmpDir, 'load-'));
+  // Named by our pid, so that prune can tell the staging area of a killed load from a running one's.
+  const stagingRoot = await mkdtemp(join(store.tmpDir, `load-${process.pid}-`));
   const staging = new StagingSink(store, new ContentStore(stagingRoot));
   try {
     files = await openArchiveFiles(path, { tmpDir: store.tmpDir });

@@ -1,8 +1,9 @@
 /**
  * Writing the files of an image archive into a directory or a tar file. Every file is checked against
  * the size (and digest) it must have while it is written. In a directory each file is a temp file renamed
- * into place once verified; a tar is written to a temp file beside the destination and renamed over it only
- * by `commit`, so an interrupted or failed write never leaves a partial archive under the destination name.
+ * into place once verified; a new directory is written as a temp directory beside the destination and a
+ * tar as a temp file there, each renamed to the destination only by `commit`, so an interrupted or failed
+ * write never leaves a partial archive under the destination name.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
@@ -72,22 +73,24 @@ export class DirectoryArchiveWriter implements ArchiveWriter {
 
   private constructor(
     readonly destination: string,
-    private readonly created: boolean,
+    /** Where files go: the destination itself when it existed, else a temp directory renamed to it by commit. */
+    private readonly directory: string,
   ) {}
 
-  /** Opens `directory` for writing, creating it when missing. */
+  /** Opens `directory` for writing; one that does not exist yet appears only once complete. */
   static async open(directory: string): Promise<DirectoryArchiveWriter> {
     const existed = await pathExists(directory);
     if (existed && !(await stat(directory)).isDirectory()) {
       throw new GantryError(`${directory} exists and is not a directory`, { hint: 'give a directory, or a file path without a trailing "/" for a tar' });
     }
-    await mkdir(directory, { recursive: true });
-    return new DirectoryArchiveWriter(directory, !existed);
+    const target = existed ? directory : tempSibling(directory);
+    await mkdir(target, { recursive: true });
+    return new DirectoryArchiveWriter(directory, target);
   }
 
   async has(path: string): Promise<boolean> {
     try {
-      return (await stat(join(this.destination, path))).isFile();
+      return (await stat(join(this.directory, path))).isFile();
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return false;
       throw err;
@@ -104,7 +107,7 @@ export class DirectoryArchiveWriter implements ArchiveWriter {
   }
 
   private async writeFile(path: string, expected: ExpectedContent, openSource: () => Promise<AsyncIterable<Uint8Array>>): Promise<void> {
-    const target = join(this.destination, path);
+    const target = join(this.directory, path);
     await mkdir(dirname(target), { recursive: true });
     const temp = tempSibling(target);
     const handle = await open(temp, 'wx', 0o644);
@@ -124,17 +127,19 @@ export class DirectoryArchiveWriter implements ArchiveWriter {
   }
 
   async addBytes(path: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(join(this.destination, path), bytes);
+    await writeFileAtomic(join(this.directory, path), bytes);
   }
 
-  async commit(): Promise<void> {}
+  async commit(): Promise<void> {
+    if (this.directory !== this.destination) await rename(this.directory, this.destination);
+  }
 
   async abort(): Promise<void> {
     this.closed = true;
     while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
     // Verified blobs written into a directory that already existed are left: they are whole, and
     // index.json (written last) does not refer to them.
-    if (this.created) await rm(this.destination, { recursive: true, force: true });
+    if (this.directory !== this.destination) await rm(this.directory, { recursive: true, force: true });
   }
 }
 

@@ -130,6 +130,13 @@ export class HttpTransport {
           bodyTimeout: this.options.timeoutMs,
         });
       } catch (err) {
+        // A host name that does not resolve is an answer (from DNS), not a failed connection: trying again does not help.
+        if (errnoCode(err) === 'ENOTFOUND') {
+          throw new RegistryError(`${req.what}: the registry host ${url.hostname} was not found: ${describeCause(err)}`, {
+            cause: err,
+            hint: `check the registry name in the reference, and that this machine can resolve host names (DNS)`,
+          });
+        }
         const certificate = isCertificateError(err);
         const connection = certificate || isConnectionError(err) || isTlsHandshakeError(err);
         if (!connection) throw err;

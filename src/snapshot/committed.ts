@@ -88,10 +88,16 @@ export class CommittedSnapshots {
   async createActive(parentId: string | undefined): Promise<ActiveDir> {
     const name = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const dir = join(this.activeDir, name);
-    await mkdir(join(dir, 'fs'), { recursive: true });
-    await mkdir(join(dir, 'work'));
-    await writeFile(join(dir, 'parent'), parentId ?? '');
-    await writeFile(join(dir, 'boot'), this.bootId);
+    try {
+      await mkdir(join(dir, 'fs'), { recursive: true });
+      await mkdir(join(dir, 'work'));
+      await writeFile(join(dir, 'parent'), parentId ?? '');
+      await writeFile(join(dir, 'boot'), this.bootId);
+    } catch (err) {
+      // A full disk fails this half-way; no one else would remove what was made (its owner lives on).
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
     return { name, dir, parentId };
   }
 

@@ -4,6 +4,7 @@
  * changes are found by a tree diff against the parent. A view is the committed tree bound read-only,
  * never a copy.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../util/digest.js';
 import { copyTreePreserving } from '../util/copy-tree.js';
@@ -26,7 +27,12 @@ export class NativeSnapshotter implements Snapshotter {
     const active = await this.snapshots.createActive(parentId);
     let copiedAtNs: bigint | undefined;
     if (parentId) {
-      await copyTreePreserving(this.snapshots.committedPath(parentId), join(active.dir, 'fs'), 'copying the parent snapshot');
+      try {
+        await copyTreePreserving(this.snapshots.committedPath(parentId), join(active.dir, 'fs'), 'copying the parent snapshot');
+      } catch (err) {
+        await rm(active.dir, { recursive: true, force: true });
+        throw err;
+      }
       // Lets the tree diff skip reading files not written since the copy (their ctime is older).
       copiedAtNs = BigInt(Date.now()) * 1_000_000n;
     }

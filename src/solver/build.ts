@@ -204,8 +204,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       images.push({ ...image, platform: finalState.platform });
     }
     const root = images.length === 1 ? images[0].descriptor : await writeIndex(store, images);
-    if (options.tags.length === 0) await store.refs.keepUntagged(root);
-    for (const tag of options.tags) await store.refs.set(tag, root);
     if (options.cacheTo) {
       const spec = options.cacheTo;
       const finals = plans.map(finalStages);
@@ -221,6 +219,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       }
       await writeOutput(output, { store, root, names: options.tags, layers: states[0].layers, snapshotter: shared.snapshotter, layerStore: layers });
     }
+    // Named last: a build that fails writing its cache or an output (a full disk) leaves index.json as it was.
+    if (options.tags.length === 0) await store.refs.keepUntagged(root);
+    for (const tag of options.tags) await store.refs.set(tag, root);
     return { descriptor: root, images, report: session.report, plans };
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);

@@ -10,7 +10,7 @@ import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { Store } from '../store/store.js';
 import { copyTreePreserving } from '../util/copy-tree.js';
 import { GantryError } from '../util/errors.js';
-import { tempSibling } from '../util/fs.js';
+import { pathExists, tempSibling } from '../util/fs.js';
 import { runTool } from '../util/run-tool.js';
 import type { LayerRecord } from '../store/cache-records.js';
 import type { LayerStore } from './layers.js';
@@ -71,19 +71,21 @@ async function writeFilesystem(type: 'local' | 'tar', dest: string, ctx: OutputC
   const view = await snapshotter.view(await ctx.layerStore.materialize(snapshotter, ctx.layers));
   try {
     const rootfs = await view.mount();
-    if (type === 'local') {
-      await mkdir(dest, { recursive: true });
+    if (type === 'local' && (await pathExists(dest))) {
+      // Written into as BuildKit does: files the image has replace those of the same name, others stay.
       await copyTreePreserving(rootfs, dest, `writing the filesystem to ${dest}`);
-    } else {
-      await mkdir(dirname(dest), { recursive: true });
-      const tmp = tempSibling(dest);
-      try {
-        await tarDirectory(rootfs, tmp);
-        await rename(tmp, dest);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      return;
+    }
+    // A new directory, like a tar, is written beside its name and appears under it only once complete.
+    await mkdir(dirname(dest), { recursive: true });
+    const tmp = tempSibling(dest);
+    try {
+      if (type === 'local') await copyTreePreserving(rootfs, tmp, `writing the filesystem to ${dest}`);
+      else await tarDirectory(rootfs, tmp);
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
     }
   } finally {
     await view.release();

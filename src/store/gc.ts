@@ -96,7 +96,7 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
   }
 
   report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
-  report.bytes += await removeDeadOwnerEntries(store.tmpDir, 'build-');
+  for (const prefix of TEMP_DIR_PREFIXES) report.bytes += await removeDeadOwnerEntries(store.tmpDir, prefix);
   return report;
 }
 
@@ -132,6 +132,9 @@ async function markImage(store: Store, root: Descriptor, blobs: Set<Digest>, cha
     },
   );
 }
+
+/** What commands keep under tmp/, each named "<prefix><pid>-…": builds' scratch, loads' staging, archives read from a stream. */
+const TEMP_DIR_PREFIXES = ['build-', 'load-', 'archive-'];
 
 async function removeDeadOwnerEntries(dir: string, prefix = ''): Promise<number> {
   let freed = 0;

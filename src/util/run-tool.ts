@@ -1,6 +1,6 @@
 /** Running system tools (mount, cp, tar, getfattr, ...) to completion, with their failures as GantryErrors. */
 import { spawn } from 'node:child_process';
-import { errnoCode, GantryError } from './errors.js';
+import { errnoCode, GantryError, machineError } from './errors.js';
 
 export interface ToolOptions {
   /** Bytes written to the tool's standard input. */
@@ -42,9 +42,23 @@ export async function tryTool(command: string, args: string[], what: string, opt
   return { code: result.code ?? 1, stdout: Buffer.concat(stdout), stderr: stderr.trim() };
 }
 
-/** Runs a tool; a non-zero exit is a GantryError naming `what` with the tool's error output. */
+/** strerror(3) texts in the C locale (tools run with LC_ALL=C) of the machine failures `machineError` explains. */
+const MACHINE_FAILURES: Array<[text: string, code: string]> = [
+  ['No space left on device', 'ENOSPC'],
+  ['Disk quota exceeded', 'EDQUOT'],
+  ['Read-only file system', 'EROFS'],
+  ['Too many open files in system', 'ENFILE'],
+  ['Too many open files', 'EMFILE'],
+];
+
+/**
+ * Runs a tool; a non-zero exit is a GantryError naming `what` with the tool's error output, or, when
+ * the tool ran into a machine failure (a full disk while cp or tar writes), that failure's message.
+ */
 export async function runTool(command: string, args: string[], what: string, options: ToolOptions = {}): Promise<ToolResult> {
   const result = await tryTool(command, args, what, options);
-  if (result.code !== 0) throw new GantryError(`${what}: ${command} failed: ${result.stderr || `exit status ${result.code}`}`);
-  return result;
+  if (result.code === 0) return result;
+  const failure = MACHINE_FAILURES.find(([text]) => result.stderr.includes(text));
+  const explained = failure && machineError(Object.assign(new Error(`${command}: ${result.stderr}`), { code: failure[1], path: what }));
+  throw explained ?? new GantryError(`${what}: ${command} failed: ${result.stderr || `exit status ${result.code}`}`);
 }

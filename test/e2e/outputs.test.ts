@@ -8,7 +8,7 @@ import { lstat, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { gantryOk, isRoot } from '../helpers/gantry.js';
+import { gantry, gantryOk, isRoot } from '../helpers/gantry.js';
 import { DockerEngine } from '../helpers/docker-engine.js';
 import { build, busyboxRoot, execFileAsync, layerItems, layoutImage, tarItems, type TestRoot, umociUnpack, writeTree } from './support.js';
 
@@ -88,6 +88,26 @@ describe('outputs', { skip: !isRoot && 'needs root (runc, overlay mounts, docker
     const names = (await tarItems(join(out, 'rootfs.tar'), false)).map((item) => item.name.replace(/^\.\//, ''));
     for (const wanted of ['app/built.txt', 'app/greeting.txt', 'bin/busybox']) assert.ok(names.includes(wanted), wanted);
     assert.ok(!names.includes('bin/vi'));
+  });
+
+  it('an output that cannot be written whole (a full disk) leaves nothing under its name or beside it, and names no image', async () => {
+    const full = join(t.work, 'full');
+    await mkdir(full);
+    // Smaller than the image's root filesystem and its layers.
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]);
+    try {
+      const index = await readFile(join(t.root, 'index.json'), 'utf8');
+      const outputs = [`type=local,dest=${join(full, 'rootfs')}`, `type=oci,dest=${join(full, 'layout')}/`, `type=docker,dest=${join(full, 'image.tar')}`];
+      for (const output of outputs) {
+        const result = await gantry(t.root, ['build', '--progress', 'plain', '-t', 'not-written:1', '-o', output, context]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /^error: no space left on the device/m);
+        assert.deepEqual(await readdir(full), [], `${output}: nothing is left in the output's directory`);
+        assert.equal(await readFile(join(t.root, 'index.json'), 'utf8'), index, `${output}: the failed build named no image`);
+      }
+    } finally {
+      await execFileAsync('umount', [full]);
+    }
   });
 
   it('docker load reads the docker output and gantry save archives; the image runs in Docker', async (ctx) => {

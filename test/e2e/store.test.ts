@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -168,6 +168,22 @@ describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (ru
       assert.equal(await readFile(join(rootfs, 'shared.txt'), 'utf8'), 'shared\n');
     }
     await assertNothingLeft(t.root);
+  });
+
+  it('the staging area of a killed load and the archive copy of a killed command are removed by prune, a live one\'s kept', async () => {
+    const dead = await deadPid();
+    const tmp = join(t.root, 'tmp');
+    await mkdir(join(tmp, `load-${dead}-AbC123`, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(tmp, `load-${dead}-AbC123`, 'blobs', 'sha256', 'partial'), 'half a layer');
+    await writeFile(join(tmp, `archive-${dead}-0123456789ab.tar`), 'half an archive');
+    const live = `load-${process.pid}-XyZ789`;
+    await mkdir(join(tmp, live));
+    try {
+      await gantryOk(t.root, ['prune', '--keep-cache']);
+      assert.deepEqual((await readdir(tmp)).filter((name) => name !== 'empty'), [live]);
+    } finally {
+      await rm(join(tmp, live), { recursive: true, force: true });
+    }
   });
 
   it('an overlay probe left mounted by a killed process is unmounted and removed', async () => {

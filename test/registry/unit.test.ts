@@ -21,6 +21,7 @@ import { backoffDelay, parseRetryAfter } from '../../src/registry/retry.js';
 import { isLoopback, RegistrySession } from '../../src/registry/session.js';
 import { Store } from '../../src/store/store.js';
 import { sha256 } from '../../src/util/digest.js';
+import { isGantryError } from '../../src/util/errors.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -190,6 +191,16 @@ describe('stand-in registries', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test('a registry host that does not resolve is a clear error, not an internal one', async () => {
+    const store = await Store.open(await tempDir());
+    // .invalid never resolves (RFC 2606).
+    await assert.rejects(pullImage(store, 'registry.gantry-test.invalid/app:1', options), (err: unknown) => {
+      assert.ok(isGantryError(err), `not a GantryError: ${String(err)}`);
+      assert.match(err.message, /registry\.gantry-test\.invalid/);
+      return true;
+    });
   });
 
   test('with a referrers API: pushes do not write the fallback tag, and listing uses the API and its filter', async () => {

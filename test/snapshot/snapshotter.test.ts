@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -147,6 +147,34 @@ for (const driver of SNAPSHOTTER_NAMES) {
       assert.equal(listed.get(replaced), chain);
       assert.equal(listed.get(id), undefined, 'the old one is left for prune, pointed at by nothing');
       assert.equal(await afterRestart.isFromThisBoot(id), false);
+    });
+
+    it('a writable snapshot that cannot be prepared on a full disk leaves nothing behind', async () => {
+      const full = await mkdtemp(join(tmpdir(), `gantry-snapshots-full-${driver}-`));
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full]);
+      try {
+        const onFull = await openSnapshotter(full, driver);
+        const seed = await onFull.prepare(undefined);
+        await writeFile(join(seed.unpackDir, 'half.bin'), Buffer.alloc(400 * 1024));
+        await seed.commit(base);
+        const { bavail, bsize } = await statfs(full);
+        // Room for the empty directories of a prepare, not for a copy of the parent.
+        await run('fallocate', ['-l', String(Math.max(0, bavail * bsize - 64 * 1024)), join(full, 'filler')]);
+        const attempt = onFull.prepare(base).then(async (active) => {
+          // Overlay needs no copy: it succeeds; nothing to leave behind but itself.
+          await active.remove();
+          return 'prepared' as const;
+        });
+        const outcome = await attempt.catch((err: NodeJS.ErrnoException) => err);
+        if (driver === 'native') assert.ok(outcome instanceof Error && /No space left|ENOSPC/.test(`${outcome.message} ${String((outcome as { cause?: unknown }).cause)}`), String(outcome));
+        await rm(join(full, 'filler'));
+        await run('fallocate', ['-l', String((await statfs(full)).bavail * (await statfs(full)).bsize), join(full, 'filler')]);
+        await assert.rejects(onFull.prepare(undefined), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+        assert.deepEqual(await readdir(join(full, driver, 'active')), [], 'half-made snapshots are removed');
+      } finally {
+        await run('umount', [full]);
+        await rm(full, { recursive: true, force: true });
+      }
     });
 
     it('prune removes a committed snapshot and its chain', async () => {
