@@ -14,6 +14,7 @@ import { StoreImageIO } from './images.js';
 import { chainIdOf } from '../image/chain-id.js';
 import type { Digest } from '../util/digest.js';
 import { ownerIsDead } from '../util/process.js';
+import { isDeadTempSibling } from '../util/fs.js';
 import { CacheStore } from './cache-records.js';
 import type { StoreSession } from './session.js';
 import type { Store } from './store.js';
@@ -96,6 +97,10 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
   }
 
   report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
+  // Atomic writes killed before their rename (index.json, cache records, stat caches, referrers lists).
+  for (const dir of [store.root, join(store.cacheDir, 'records'), join(store.cacheDir, 'inputs'), store.contextCacheDir, join(store.root, 'referrers'), store.snapshotsDir]) {
+    report.bytes += await removeDeadTempSiblings(dir);
+  }
   for (const prefix of TEMP_DIR_PREFIXES) report.bytes += await removeDeadOwnerEntries(store.tmpDir, prefix);
   return report;
 }
@@ -142,6 +147,16 @@ async function removeDeadOwnerEntries(dir: string, prefix = ''): Promise<number>
     if (!ownerIsDead(name, prefix)) continue;
     freed += await dirSize(join(dir, name));
     await rm(join(dir, name), { recursive: true, force: true });
+  }
+  return freed;
+}
+
+async function removeDeadTempSiblings(dir: string): Promise<number> {
+  let freed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!isDeadTempSibling(name)) continue;
+    freed += await dirSize(join(dir, name));
+    await rm(join(dir, name), { force: true });
   }
   return freed;
 }
