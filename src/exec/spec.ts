@@ -2,8 +2,8 @@
  * OCI runtime-spec generation for build containers, close to what BuildKit's runc worker uses:
  * Docker's default capabilities under Docker's default seccomp policy, masked /proc paths, private
  * /dev, /dev/shm, read-only /sys, generated /etc/hosts and /etc/resolv.conf bind-mounted (never
- * written into the layer). `insecure` is BuildKit's security=insecure: every capability gantry has, no seccomp
- * filter, nothing masked or read-only (/sys included).
+ * written into the layer). `insecure` is BuildKit's security=insecure: every capability gantry has,
+ * no seccomp filter, nothing masked or read-only (/sys included).
  */
 import { readFileSync } from 'node:fs';
 import { seccompProfile } from './seccomp.js';
