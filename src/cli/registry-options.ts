@@ -1,43 +1,18 @@
 /**
  * Registry settings for commands that talk to registries: --insecure-registry flags plus the user's
- * gantry config file ($GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.json):
- *   { "insecureRegistries": ["host:port"], "registryMirrors": { "docker.io": ["https://mirror"] } }
- * Progress goes to stderr, one line per finished transfer. The registry client is loaded on first use,
- * so commands that never reach a registry do not pay for its HTTP stack at start-up.
+ * gantry config file (insecureRegistries, registryMirrors; see config-file.ts). Progress goes to
+ * stderr, one line per finished transfer. The registry client is loaded on first use, so commands that
+ * never reach a registry do not pay for its HTTP stack at start-up.
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { RegistryOptions, RegistryProgressEvent } from '../registry/index.js';
 import { shortDigest } from '../util/digest.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { readGantryConfig } from './config-file.js';
 import { humanSize } from './context.js';
 
-interface GantryConfigFile {
-  insecureRegistries?: string[];
-  registryMirrors?: Record<string, string[]>;
-}
-
-function configPath(env: NodeJS.ProcessEnv): string {
-  if (env.GANTRY_CONFIG) return env.GANTRY_CONFIG;
-  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gantry', 'config.json');
-}
-
-function readConfigFile(env: NodeJS.ProcessEnv): GantryConfigFile {
-  const path = configPath(env);
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as GantryConfigFile;
-    return parsed && typeof parsed === 'object' ? parsed : {};
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return {};
-    throw new GantryError(`cannot read the gantry config ${path}: ${(err as Error).message}`, { hint: 'it must be JSON: {"insecureRegistries": [...], "registryMirrors": {...}}' });
-  }
-}
-
 export function registryOptions(insecure: string[], log?: (line: string) => void, env: NodeJS.ProcessEnv = process.env): RegistryOptions {
-  const config = readConfigFile(env);
+  const config = readGantryConfig(env);
   return {
-    insecureRegistries: [...(config.insecureRegistries ?? []), ...insecure],
+    insecureRegistries: [...config.insecureRegistries, ...insecure],
     mirrors: config.registryMirrors,
     onProgress: log ? (event) => describe(event, log) : undefined,
   };

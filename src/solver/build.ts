@@ -2,7 +2,9 @@
  * `gantry build`: plans the Dockerfile with the frontend for each target platform, runs the stages
  * the target needs (independent stages and platforms concurrently, bounded by the cores; identical
  * steps, such as those of `FROM --platform=$BUILDPLATFORM` stages, run once), and writes the target
- * as an image, or an image index for several platforms.
+ * as an image, or an image index for several platforms. Nothing runs before every needed step is known
+ * to be allowed (entitlements) and runnable here (emulators, the sandbox network's slirp4netns); the
+ * sandbox network is started by the first RUN that uses it and stopped with the build.
  */
 import { rfc3339 } from '../util/time.js';
 import { availableParallelism } from 'node:os';
@@ -14,6 +16,7 @@ import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-ty
 import { ContainerRuntime } from '../exec/runtime.js';
 import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/platform.js';
 import { requireEmulation } from '../exec/emulation.js';
+import { requireSlirp4netns, SandboxNetwork } from '../exec/network.js';
 import { GantryError } from '../util/errors.js';
 import { normalizeReference } from '../image/reference.js';
 import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
@@ -24,7 +27,8 @@ import { concurrencyLimiter } from '../util/concurrency.js';
 import type { Digest } from '../util/digest.js';
 import { baseImageKey, scratchKey } from './cache-key.js';
 import { CacheStore, type CacheRecord, type StepInputs } from '../store/cache-records.js';
-import type { ExecContext, SecretSource } from './exec-context.js';
+import { runNetwork, type ExecContext, type NetworkMode, type SecretSource } from './exec-context.js';
+import { checkEntitlements, type Entitlement } from './entitlements.js';
 import { commitImage } from './image-commit.js';
 import { BaseImages, type RemoteResolver } from './base-images.js';
 import { LayerStore } from './layers.js';
@@ -46,7 +50,9 @@ export interface BuildOptions {
   /** Target platforms; empty means this machine's. Several give an image index. */
   platforms: Platform[];
   labels: Record<string, string>;
-  network: 'host' | 'none';
+  network: NetworkMode;
+  /** What RUN steps may ask for beyond the sandbox (RUN --network=host, --security=insecure). */
+  entitlements: ReadonlySet<Entitlement>;
   runtime: string;
   noCache: boolean;
   noCacheFilter: string[];
@@ -108,6 +114,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let network: Promise<SandboxNetwork> | undefined;
   try {
     const platforms = options.platforms.length > 0 ? options.platforms : [hostPlatform()];
     const baseImages = new BaseImages(store, { pull: options.pull, resolveRemote: options.resolveRemote, progress });
@@ -132,10 +139,13 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       if (!warned.has(text)) progress.warning(text);
       warned.add(text);
     }
-    // Nothing runs before every platform's RUN steps are known to be runnable here.
+    // Nothing runs before every platform's RUN steps are known to be allowed and runnable here.
+    checkEntitlements(plans, options.network, options.entitlements);
     for (const platform of new Set(plans.flatMap((plan) => plan.stages.filter((st) => st.steps.some((step) => step.kind === 'run')).map((st) => formatPlatform(st.platform))))) {
       await requireEmulation(parsePlatformFlag(platform));
     }
+    const runSteps = plans.flatMap((plan) => plan.stages.flatMap((st) => st.steps)).filter((step) => step.kind === 'run');
+    if (runSteps.some((step) => runNetwork(step, options.network) === 'default')) await requireSlirp4netns();
 
     const cache = new CacheStore(store.cacheDir);
     for (const spec of options.cacheFrom) {
@@ -164,6 +174,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       secrets: options.secrets,
       sshAgents: options.sshAgents,
       network: options.network,
+      sandboxNetwork: async () => (await (network ??= SandboxNetwork.start())).attachment,
       tmpDir,
       signal: abort.signal,
     };
@@ -225,6 +236,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     return { descriptor: root, images, report: session.report, plans };
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
+    await network?.then((n) => n.close(), () => undefined);
     await rm(tmpDir, { recursive: true, force: true });
   }
 }

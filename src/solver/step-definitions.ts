@@ -15,7 +15,7 @@ import { resolveInRoot } from '../util/scoped-path.js';
 import type { SnapshotView } from '../snapshot/snapshotter.js';
 import { stepKey } from './cache-key.js';
 import type { LayerRecord, StepInputs } from '../store/cache-records.js';
-import type { ExecContext } from './exec-context.js';
+import { runNetwork, type ExecContext } from './exec-context.js';
 import { applyCopy, mkdirAllInRoot, type Ownership } from './ops/copy-apply.js';
 import { parseChmod, planCopy, type SelectedSource } from './ops/copy-plan.js';
 import { executeRun } from './ops/run.js';
@@ -69,7 +69,7 @@ export class StepDefinitions implements StepDefiner {
   private async defineRun(step: RunStep, state: StageState, stage: PlannedStage): Promise<StepDefinition> {
     const { ctx } = this.deps;
     const mountKeys = await Promise.all(step.mounts.map((m) => this.mountKey(m)));
-    const network = step.network === 'default' ? ctx.network : step.network;
+    const network = runNetwork(step, ctx.network);
     const fields = {
       user: step.user,
       workdir: step.workdir,

@@ -16,6 +16,8 @@ import { readImage } from '../../store/images.js';
 import { GantryError } from '../../util/errors.js';
 import { collect, formatTable, type CliContext } from '../context.js';
 import { closeRegistrySessionIfLoaded, loadRegistry, registryOptions } from '../registry-options.js';
+import { readGantryConfig } from '../config-file.js';
+import { grantedEntitlements } from '../entitlement-flags.js';
 import { splitKeyValue } from './registry.js';
 
 interface BuildFlags {
@@ -25,6 +27,7 @@ interface BuildFlags {
   target?: string;
   label: string[];
   network: string;
+  allow: string[];
   runtime: string;
   output: string[];
   progress: string;
@@ -53,7 +56,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--build-arg <key=value>', 'set a build argument; KEY alone takes it from the environment (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage')
     .option('--label <key=value>', 'add an image label (repeatable)', collect, [])
-    .option('--network <mode>', 'network for RUN steps: default (host), host or none', 'default')
+    .option('--network <mode>', "network for RUN steps: default (a namespace of their own with outbound access through slirp4netns), host (the host's; grants network.host) or none", 'default')
+    .option('--allow <entitlements>', 'grant RUN steps network.host (RUN --network=host) or security.insecure (RUN --security=insecure); comma-separated, repeatable', collect, [])
     .option('--runtime <runtime>', 'OCI runtime: runc, crun or a path', 'runc')
     .option('-o, --output <spec>', 'type=oci|docker|local|tar,dest=PATH (repeatable; the image is always stored too)', collect, [])
     .option('--progress <mode>', 'auto, tty, plain, json or quiet', 'auto')
@@ -118,9 +122,11 @@ export function register(program: Command, ctx: CliContext): void {
       if (!['auto', 'tty', 'plain', 'json', 'quiet'].includes(progressMode)) {
         throw new GantryError(`--progress ${flags.progress} is not a progress mode`, { hint: 'use auto, tty, plain, json or quiet' });
       }
-      if (!['default', 'host', 'none'].includes(flags.network)) {
-        throw new GantryError(`--network ${flags.network} is not supported`, { hint: 'use default (host), host or none' });
+      if (flags.network !== 'default' && flags.network !== 'host' && flags.network !== 'none') {
+        throw new GantryError(`--network ${flags.network} is not supported`, { hint: 'use default (the sandbox network), host or none' });
       }
+      const network = flags.network;
+      const entitlements = grantedEntitlements(flags.allow, network, readGantryConfig());
       const tags = flags.tag.map(normalizeReference);
       if (flags.push && tags.length === 0) throw new GantryError('--push needs at least one -t name to push to');
       const progress = new Progress(createProgressSink(progressMode));
@@ -139,7 +145,8 @@ export function register(program: Command, ctx: CliContext): void {
           target: flags.target,
           platforms,
           labels: Object.fromEntries(flags.label.map((l) => splitKeyValue(l, '--label'))),
-          network: flags.network === 'none' ? 'none' : 'host',
+          network,
+          entitlements,
           runtime: flags.runtime,
           noCache: !flags.cache,
           noCacheFilter: flags.noCacheFilter,

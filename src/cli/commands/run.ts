@@ -63,7 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
           spec: {
             rootfs,
             hostname: 'gantry',
-            hostNetwork: opts.network === 'host',
+            network: opts.network === 'host' ? { kind: 'host' } : { kind: 'loopback' },
             insecure: false,
             process: { args, env, cwd: opts.workdir ?? (config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
           },

@@ -7,11 +7,11 @@ import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/pro
 import { dirname, join, posix } from 'node:path';
 import type { RunStep } from '../../frontend/plan-types.js';
 import { resolveUser } from '../../exec/users.js';
-import { RUNTIME_MOUNT_POINTS, type SpecMount } from '../../exec/spec.js';
+import { RUNTIME_MOUNT_POINTS, type NetworkAttachment, type SpecMount } from '../../exec/spec.js';
 import { GantryError } from '../../util/errors.js';
 import { resolveInRoot } from '../../util/scoped-path.js';
 import type { StepProgress } from '../../progress/events.js';
-import type { ExecContext } from '../exec-context.js';
+import { runNetwork, type ExecContext } from '../exec-context.js';
 import type { LayerRecord } from '../../store/cache-records.js';
 import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
@@ -34,11 +34,11 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
     const rootfs = await active.mount();
     const user = await resolveUser(rootfs, step.user);
     const workdir = step.workdir || '/';
-    const prepared = await prepareRunMounts(step.mounts, ctx, sources, scratch);
+    const prepared = await prepareRunMounts(step.mounts, ctx, sources);
     let missing: string[];
     let stubParents: DirTimes[];
     try {
-      const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination)];
+      const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination), ...prepared.secrets.files.map((f) => f.destination)];
       if (step.files.length > 0) mountTargets.push('/dev/pipes');
       missing = await missingPaths(rootfs, mountTargets);
       stubParents = await parentTimes(rootfs, missing);
@@ -49,7 +49,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
         spec: {
           rootfs,
           hostname: BUILD_HOSTNAME,
-          hostNetwork: (step.network === 'default' ? ctx.network : step.network) !== 'none',
+          network: await networkAttachment(step, ctx),
           insecure: step.security === 'insecure',
           process: {
             args: step.args,
@@ -61,6 +61,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
           },
           mounts: [...pipeMounts, ...prepared.mounts],
         },
+        secrets: prepared.secrets,
         onOutput: (chunk, stream) => progress.log(stream, chunk.toString('utf8')),
         signal: ctx.signal,
       });
@@ -76,6 +77,17 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
   } finally {
     if (!committed) await active.remove();
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function networkAttachment(step: RunStep, ctx: ExecContext): Promise<NetworkAttachment> {
+  switch (runNetwork(step, ctx.network)) {
+    case 'host':
+      return { kind: 'host' };
+    case 'none':
+      return { kind: 'loopback' };
+    case 'default':
+      return ctx.sandboxNetwork();
   }
 }
 
