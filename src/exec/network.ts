@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { GantryError } from '../util/errors.js';
-import { findExecutable } from './runtime.js';
+import { findExecutable } from '../util/run-tool.js';
 import { stopHelper, waitUntilReady } from './helper-process.js';
 import type { NetworkAttachment } from './spec.js';
 

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { seccompProfile } from './seccomp.js';
+import { DEFAULT_PATH } from '../image/types.js';
 
 export interface SpecMount {
   destination: string;
@@ -136,4 +137,9 @@ export function buildSpec(options: SpecOptions): Record<string, unknown> {
 /** An insecure container may write to /sys, as a privileged one does under containerd (and so BuildKit). */
 function writableSysfs(mount: SpecMount): SpecMount {
   return mount.type === 'sysfs' ? { ...mount, options: mount.options.filter((option) => option !== 'ro') } : mount;
+}
+
+/** A process environment with Docker's default PATH when it sets none. */
+export function withDefaultPath(env: string[]): string[] {
+  return env.some((e) => e.startsWith('PATH=')) ? env : [`PATH=${DEFAULT_PATH}`, ...env];
 }

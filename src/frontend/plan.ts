@@ -5,7 +5,7 @@
  * needed stage in order. Lint mode (checkDockerfile) covers every stage, like BuildKit's lint request.
  */
 import { GantryError } from '../util/errors.js';
-import type { ContainerConfig, Platform } from '../image/types.js';
+import { DEFAULT_PATH, type ContainerConfig, type Platform } from '../image/types.js';
 import { Linter, Messages, Rules, validateCommandCasing, validateStageNames } from './checks.js';
 import { emptyCheckConfig, parseCheckConfig, type CheckConfig } from './directives.js';
 import { dispatchCommand, type DispatchContext } from './dispatch.js';
@@ -18,7 +18,7 @@ import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } f
 import { parseCsvFields } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type ExpansionResult } from './shell-lexer.js';
 import type { DockerfileSource } from './source.js';
-import { cloneConfig, DEFAULT_PATH, setConfigEnv, snapshotConfig, StageState, type StageCommand } from './stage-state.js';
+import { cloneConfig, setConfigEnv, snapshotConfig, StageState, type StageCommand } from './stage-state.js';
 import { suggest } from './suggest.js';
 
 /** A frontend error, with the check warnings found before it (BuildKit reports those too). */

@@ -9,7 +9,6 @@ import type { PlannedStep, ResolvedImage } from './plan-types.js';
 import { EnvList, splitKeyValue } from './shell-lexer.js';
 
 /** Docker's PATH for Linux containers, set when an image does not define one. */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface StageCommand {
   instruction: Instruction;

@@ -23,6 +23,9 @@ export const Annotation = {
   imageName: 'io.containerd.image.name',
 } as const;
 
+/** The PATH Docker and BuildKit give a container whose image sets none. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export interface Platform {
   os: string;
   architecture: string;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { planBuild } from '../frontend/index.js';
 import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-types.js';
-import { ContainerRuntime } from '../exec/runtime.js';
+import { openRuntime, type ContainerRuntime } from '../exec/runtime.js';
 import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/platform.js';
 import { requireEmulation } from '../exec/emulation.js';
 import { requireSlirp4netns, SandboxNetwork } from '../exec/network.js';
@@ -165,7 +165,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           return s;
         })),
       runtime: () =>
-        (runtime ??= ContainerRuntime.open(options.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).then(async (r) => {
+        (runtime ??= openRuntime(options.runtime, store.runtimeDirs).then(async (r) => {
           await r.removeStale();
           return r;
         })),

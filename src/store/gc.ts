@@ -70,8 +70,8 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
     report.bytes += await dirSize(store.cacheDir);
     report.cacheRecords = (await cache.list()).length;
     await rm(store.cacheDir, { recursive: true, force: true });
-    report.bytes += await dirSize(join(store.root, 'cache-mounts'));
-    await rm(join(store.root, 'cache-mounts'), { recursive: true, force: true });
+    report.bytes += await dirSize(store.cacheMountsDir);
+    await rm(store.cacheMountsDir, { recursive: true, force: true });
   }
 
   const keptChains = new Set<Digest>();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolvConf } from '../../src/exec/runtime.js';
+import { resolvConf } from '../../src/exec/oci-runtime.js';
 
 const host = '# from DHCP\nsearch corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.53\noptions edns0 trust-ad\n';
 

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
         ['blobs (images and cached layers)', join(store.root, 'blobs')],
         ['snapshots (unpacked layers)', store.snapshotsDir],
         ['build cache records', store.cacheDir],
-        ['cache mounts (RUN --mount=type=cache)', join(store.root, 'cache-mounts')],
+        ['cache mounts (RUN --mount=type=cache)', store.cacheMountsDir],
         ['context stat caches', store.contextCacheDir],
         ['temporary files', store.tmpDir],
       ];

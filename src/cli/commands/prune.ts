@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { ContainerRuntime } from '../../exec/runtime.js';
+import { openRuntime } from '../../exec/runtime.js';
 import { openAllSnapshotters } from '../../snapshot/snapshotter.js';
 import { prune } from '../../store/gc.js';
 import { humanSize, type CliContext } from '../context.js';
@@ -16,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = session.store;
       // Containers of killed builds go first: they may still hold the snapshots' mounts. Without the
       // runtime installed there are none to remove.
-      const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).catch(() => undefined);
+      const runtime = await openRuntime(opts.runtime, store.runtimeDirs).catch(() => undefined);
       await runtime?.removeStale();
       const snapshotters = await openAllSnapshotters(store.snapshotsDir);
       const report = await prune(session, { keepCache: opts.keepCache ?? false, snapshotters });

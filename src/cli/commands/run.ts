@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { ContainerRuntime } from '../../exec/runtime.js';
+import { openRuntime } from '../../exec/runtime.js';
+import { withDefaultPath } from '../../exec/spec.js';
 import { resolveUser } from '../../exec/users.js';
 import { parsePlatformFlag } from '../../image/platform.js';
 import { openSnapshotter } from '../../snapshot/snapshotter.js';
@@ -56,9 +56,8 @@ export function register(program: Command, ctx: CliContext): void {
       try {
         const rootfs = await active.mount();
         const user = await resolveUser(rootfs, opts.user ?? config.User ?? '');
-        const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles'));
-        const env = [...(config.Env ?? []), ...opts.env];
-        if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+        const runtime = await openRuntime(opts.runtime, store.runtimeDirs);
+        const env = withDefaultPath([...(config.Env ?? []), ...opts.env]);
         const result = await runtime.run({
           spec: {
             rootfs,

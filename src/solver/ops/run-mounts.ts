@@ -49,7 +49,7 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
           break;
         }
         case 'cache': {
-          const dir = join(ctx.store.root, 'cache-mounts', createHash('sha256').update(mount.id).digest('hex').slice(0, 32));
+          const dir = join(ctx.store.cacheMountsDir, createHash('sha256').update(mount.id).digest('hex').slice(0, 32));
           if (mount.sharing !== 'shared') {
             const lock: HeldLock = await acquireLock(`${dir}.lock`, 'exclusive');
             releases.push(() => lock.release());

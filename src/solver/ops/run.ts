@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/pro
 import { dirname, join, posix } from 'node:path';
 import type { RunStep } from '../../frontend/plan-types.js';
 import { resolveUser } from '../../exec/users.js';
-import { RUNTIME_MOUNT_POINTS, type NetworkAttachment, type SpecMount } from '../../exec/spec.js';
+import { RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/spec.js';
 import { GantryError } from '../../util/errors.js';
 import { resolveInRoot } from '../../util/scoped-path.js';
 import type { StepProgress } from '../../progress/events.js';
@@ -100,12 +100,6 @@ function runFailed(step: RunStep, exitCode: number, tail: string[]): GantryError
   });
 }
 
-/** Docker's default PATH when the image sets none. */
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-function withDefaultPath(env: string[]): string[] {
-  return env.some((e) => e.startsWith('PATH=')) ? env : [DEFAULT_PATH, ...env];
-}
 
 /** Heredoc scripts go in a private directory bind-mounted read-only at /dev/pipes. */
 async function writeHeredocFiles(step: RunStep, scratch: string): Promise<SpecMount[]> {
