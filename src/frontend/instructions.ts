@@ -386,9 +386,12 @@ function parseFrom(node: InstructionNode, index: number, source: DockerfileSourc
   };
 }
 
-/** The arguments of a node as instructions see them (an ONBUILD trigger's keyword comes first). */
+/** The arguments of a node as instructions see them (an ONBUILD trigger's keyword comes first, for every level of a chain). */
 function nodeArgs(node: InstructionNode): string[] {
-  return node.trigger ? [node.trigger.keyword, ...nodeArgs(node.trigger)] : node.args;
+  const args: string[] = [];
+  let current = node;
+  for (; current.trigger; current = current.trigger) args.push(current.trigger.keyword);
+  return [...args, ...current.args];
 }
 
 function keyValuePairs(args: string[], instruction: string): KeyValue[] {

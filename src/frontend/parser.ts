@@ -51,7 +51,7 @@ const MAX_LINE_BYTES = 65535;
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
 
 interface LineParser {
-  (rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode };
+  (rest: string, escape: EscapeToken): { args: string[]; json: boolean };
 }
 
 const LINE_PARSERS: Record<string, LineParser> = {
@@ -66,7 +66,8 @@ const LINE_PARSERS: Record<string, LineParser> = {
   healthcheck: parseHealthConfig,
   label: (rest, escape) => ({ args: parseNameValue(rest, 'LABEL', escape), json: false }),
   maintainer: parseString,
-  onbuild: parseSubCommand,
+  // The trigger line is parsed by nodeFromLine.
+  onbuild: () => ({ args: [], json: false }),
   run: parseMaybeJson,
   shell: parseMaybeJson,
   stopsignal: parseString,
@@ -211,30 +212,47 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
 
 /** Parses one instruction line (continuations already joined), as for an ONBUILD trigger. */
 export function nodeFromLine(line: string, escape: EscapeToken, comments: string[]): InstructionNode {
-  const trimmed = trimGoSpace(line);
+  // ONBUILD's trigger is itself a line; `ONBUILD ONBUILD ...` chains are followed in a loop, each level
+  // costing only its own keyword and flags, so no length of chain exhausts the stack or takes quadratic time.
+  const chain = [nodeHead(line, trimGoSpace(line), escape, comments)];
+  for (let last = chain[0]!; last.node.keyword.toLowerCase() === 'onbuild' && last.rest !== ''; ) {
+    const trigger = nodeHead(last.rest, last.rest, escape, []);
+    last.node.trigger = trigger.node;
+    chain.push(trigger);
+    last = trigger;
+  }
+  for (const { node, rest } of chain) {
+    const keyword = node.keyword.toLowerCase();
+    // An ONBUILD's argument is its trigger.
+    if (keyword === 'onbuild') continue;
+    const parser = LINE_PARSERS[keyword];
+    // Unknown instructions parse to an empty argument here; interpreting them reports the error.
+    const parsed = parser ? parser(trimGoSpace(rest), escape) : { args: [''], json: false };
+    node.args = parsed.args;
+    node.json = parsed.json;
+  }
+  return chain[0]!.node;
+}
+
+/** Keyword and flags of `trimmed` (`line` as written); the rest of the line is returned unparsed. */
+function nodeHead(line: string, trimmed: string, escape: EscapeToken, comments: string[]): { node: InstructionNode; rest: string } {
   const split = WHITESPACE_RE.exec(trimmed);
   const keyword = split ? trimmed.slice(0, split.index) : trimmed;
   let flags: string[] = [];
   let rest = '';
-  if (split) {
-    [rest, flags] = extractFlags(trimmed.slice(split.index + split[0].length), escape);
-    rest = trimGoSpace(rest);
-  }
-  const parser = LINE_PARSERS[keyword.toLowerCase()];
-  // Unknown instructions parse to an empty argument here; interpreting them reports the error.
-  const parsed = parser ? parser(rest, escape) : { args: [''], json: false };
-  return {
+  if (split) [rest, flags] = extractFlags(trimmed.slice(split.index + split[0].length), escape);
+  const node: InstructionNode = {
     keyword,
     flags,
-    args: parsed.args,
-    trigger: parsed.trigger,
-    json: parsed.json,
+    args: [],
+    json: false,
     heredocs: [],
     original: line,
     startLine: 0,
     endLine: 0,
     comments: [...comments],
   };
+  return { node, rest };
 }
 
 function splitLinesKeepingEndings(text: string): string[] {
@@ -250,8 +268,11 @@ function splitLinesKeepingEndings(text: string): string[] {
   return lines;
 }
 
+/** The line without its trailing CR and LF characters (a loop: a regular expression is quadratic on a run of CRs). */
 function trimNewline(line: string): string {
-  return line.replace(/[\r\n]+$/, '');
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === '\n' || line[end - 1] === '\r')) end--;
+  return end === line.length ? line : line.slice(0, end);
 }
 
 function isComment(line: string): boolean {
@@ -270,23 +291,28 @@ function trimContinuation(line: string, continuation: RegExp): [string, boolean]
 }
 
 /**
- * Leading `--flag` words (quotes removed, escapes applied) and the rest of the line. A lone `--` ends
- * the flags.
+ * Leading `--flag` words (quotes removed, escapes applied) and the rest of the line from its first
+ * non-space character. A lone `--` ends the flags. Works on string positions, so the cost is that of
+ * the flags, not of the whole line (an ONBUILD chain calls it once a level).
  */
 function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
-  const chars = Array.from(line);
   const words: string[] = [];
   let word = '';
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
   let blankOk = false;
-  for (let pos = 0; pos <= chars.length; pos++) {
-    const atEnd = pos === chars.length;
-    let ch = atEnd ? '' : chars[pos]!;
+  const charAt = (at: number): string => String.fromCodePoint(line.codePointAt(at)!);
+  for (let pos = 0; pos <= line.length; ) {
+    const atEnd = pos === line.length;
+    let ch = atEnd ? '' : charAt(pos);
+    let after = pos + ch.length;
     if (phase === 'spaces') {
       if (atEnd) break;
-      if (isGoSpace(ch)) continue;
-      if (ch !== '-' || chars[pos + 1] !== '-') return [chars.slice(pos).join(''), words];
+      if (isGoSpace(ch)) {
+        pos = after;
+        continue;
+      }
+      if (ch !== '-' || line[after] !== '-') return [line.slice(pos), words];
       phase = 'word';
     }
     if (atEnd) {
@@ -296,38 +322,53 @@ function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
     if (phase === 'word') {
       if (isGoSpace(ch)) {
         phase = 'spaces';
-        if (word === '--') return [chars.slice(pos).join(''), words];
+        if (word === '--') {
+          let from = after;
+          while (from < line.length && isGoSpace(charAt(from))) from += charAt(from).length;
+          return [line.slice(from), words];
+        }
         if (blankOk || word.length > 0) words.push(word);
         word = '';
         blankOk = false;
+        pos = after;
         continue;
       }
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
         phase = 'quote';
+        pos = after;
         continue;
       }
       if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        ch = chars[++pos]!;
+        if (after === line.length) {
+          pos = after;
+          continue;
+        }
+        ch = charAt(after);
+        after += ch.length;
       }
       word += ch;
+      pos = after;
       continue;
     }
     // Inside quotes.
     if (ch === quote) {
       phase = 'word';
+      pos = after;
       continue;
     }
     if (ch === escape) {
-      if (pos + 1 === chars.length) {
+      if (after === line.length) {
         phase = 'word';
+        pos = after;
         continue;
       }
-      ch = chars[++pos]!;
+      ch = charAt(after);
+      after += ch.length;
     }
     word += ch;
+    pos = after;
   }
   return ['', words];
 }
@@ -473,10 +514,4 @@ function parseHealthConfig(rest: string): { args: string[]; json: boolean } {
   while (next < chars.length && isGoSpace(chars[next]!)) next++;
   const command = parseMaybeJson(chars.slice(next).join(''));
   return { args: [chars.slice(0, sep).join(''), ...command.args], json: command.json };
-}
-
-function parseSubCommand(rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode } {
-  if (rest === '') return { args: [], json: false };
-  const trigger = nodeFromLine(rest, escape, []);
-  return { args: [], json: false, trigger };
 }

@@ -3,8 +3,9 @@
  * `${V:-w}` family, `${V#p}`/`${V%p}` trimming and `${V/p/r}` replacement, plus splitting into words.
  * This is not a shell: there is no command substitution, globbing or arithmetic.
  */
-import { GantryError } from '../util/errors.js';
+import { elide, GantryError } from '../util/errors.js';
 import { goQuote, isGoSpace } from '../util/go-text.js';
+import { ShellPattern, ShellPatternError } from './shell-pattern.js';
 
 /** Variables visible to an expansion, in definition order. */
 export interface EnvLookup {
@@ -95,16 +96,41 @@ export interface ExpansionResult {
 
 /** A malformed word, e.g. an unterminated quote or `${}`; the message reads as BuildKit's. */
 export class ShellSyntaxError extends GantryError {
-  constructor(word: string, reason: string) {
-    super(`failed to process ${goQuote(word)}: ${reason}`);
+  constructor(word: string, reason: string, hint?: string) {
+    super(`failed to process ${goQuote(elide(word, QUOTED_WORD_LENGTH))}: ${reason}`, { hint });
     this.name = 'ShellSyntaxError';
   }
 }
+
+/**
+ * The most characters one expanded word may have. Linux refuses a single argument or environment
+ * string over 128 KiB (MAX_ARG_STRLEN), so 1 MiB is generous; without a limit, a chain of ARGs that each
+ * double the previous one exhausts memory within a few dozen lines.
+ */
+export const MAX_WORD_LENGTH = 1 << 20;
+
+/** An expansion that grew past MAX_WORD_LENGTH. */
+export class WordTooLongError extends ShellSyntaxError {
+  constructor(word: string) {
+    super(
+      word,
+      `the expanded word is longer than ${MAX_WORD_LENGTH} characters (1 MiB), the limit for one word`,
+      'Linux refuses a single argument or environment string over 128 KiB anyway; look for variables that repeat one another (ARG B=$A$A doubles A on every line)',
+    );
+    this.name = 'WordTooLongError';
+  }
+}
+
+/** How much of a word a syntax error quotes. */
+const QUOTED_WORD_LENGTH = 200;
 
 const EOF = '';
 
 /** Thrown inside the scanner; turned into ShellSyntaxError with the whole word by the public methods. */
 class LexFailure extends Error {}
+
+/** Thrown inside the scanner when the result outgrows MAX_WORD_LENGTH. */
+class TooLong extends Error {}
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
@@ -149,10 +175,11 @@ export class ShellLexer {
   expand(word: string, env: EnvLookup): ExpansionResult {
     const scan = new WordScanner(this, word, env);
     try {
-      const { result, words } = scan.processUntil(EOF, this.rawEscapes);
+      const { result, words } = scan.run();
       return { result, words, matched: scan.matched, unmatched: scan.unmatched };
     } catch (err) {
       if (err instanceof LexFailure) throw new ShellSyntaxError(word, err.message);
+      if (err instanceof TooLong) throw new WordTooLongError(word);
       throw err;
     }
   }
@@ -200,10 +227,48 @@ class WordCollector {
   }
 }
 
+/**
+ * What the scanner is inside of. Nesting (`${A:-${B:-"${C}"}}`) is kept on an explicit stack rather
+ * than the JavaScript call stack, so that any depth a Dockerfile can hold expands.
+ */
+type Frame = WordFrame | QuoteFrame | SubstitutionFrame;
+
+/** The whole word, or a nested one inside `${...}` that ends at `stop`. */
+interface WordFrame {
+  kind: 'word';
+  stop: string;
+  rawEscapes: boolean;
+  result: string;
+  words: WordCollector;
+  /** For a nested word: the error when the input ends inside it. */
+  missing?: string;
+}
+
+/** Inside double quotes. */
+interface QuoteFrame {
+  kind: 'quote';
+  rawEscapes: boolean;
+  result: string;
+}
+
+/** A `${name<modifier>...}` whose word (or, for `/`, pattern and then replacement) is being read. */
+interface SubstitutionFrame {
+  kind: 'substitution';
+  name: string;
+  modifier: string;
+  modifierText: string;
+  nullIsUnset: boolean;
+  replaceAll: boolean;
+  /** For `/`: the pattern, once read. */
+  pattern?: string;
+}
+
+const MISSING_BRACE = "syntax error: missing '}'";
+
 class WordScanner {
   private readonly chars: string[];
   private pos = 0;
-  private rawEscapes: boolean;
+  private readonly stack: Frame[] = [];
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
@@ -213,7 +278,6 @@ class WordScanner {
     private readonly env: EnvLookup,
   ) {
     this.chars = Array.from(word);
-    this.rawEscapes = lexer.rawEscapes;
   }
 
   private peek(): string {
@@ -224,58 +288,119 @@ class WordScanner {
     return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
   }
 
-  /** Processes characters up to `stop` (consumed) or the end of the word when `stop` is EOF. */
-  processUntil(stop: string, rawEscapes: boolean): { result: string; words: string[] } {
-    const savedRawEscapes = this.rawEscapes;
-    this.rawEscapes = rawEscapes;
+  run(): { result: string; words: string[] } {
+    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, result: '', words: new WordCollector() };
+    this.stack.push(top);
     try {
-      return this.processUntilInner(stop);
-    } finally {
-      this.rawEscapes = savedRawEscapes;
+      while (this.stack.length > 0) {
+        const frame = this.stack[this.stack.length - 1]!;
+        if (frame.kind === 'word') this.stepWord(frame);
+        else if (frame.kind === 'quote') this.stepQuote(frame);
+        else throw new Error('a substitution frame is never on top of the scanner stack');
+      }
+    } catch (err) {
+      // As in BuildKit, an error at the end of input inside ${...} is the outermost one's missing '}'.
+      if (err instanceof LexFailure && this.peek() === EOF) {
+        const nested = this.stack.find((f): f is WordFrame => f.kind === 'word' && f.missing !== undefined);
+        if (nested) throw new LexFailure(nested.missing);
+      }
+      throw err;
     }
+    return { result: top.result, words: top.words.finish() };
   }
 
-  private processUntilInner(stop: string): { result: string; words: string[] } {
-    let result = '';
-    const words = new WordCollector();
+  /** One step of a word: a character, a quote, a `$` or a heredoc `<<`, or its end. */
+  private stepWord(frame: WordFrame): void {
+    const ch = this.peek();
+    if (ch === EOF) {
+      if (frame.stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${frame.stop}`);
+      this.stack.pop();
+      return;
+    }
+    if (frame.stop !== EOF && ch === frame.stop) {
+      this.next();
+      this.stack.pop();
+      this.finishNested(frame.result);
+      return;
+    }
+    if (ch === '$') {
+      const value = this.processDollar();
+      if (value !== undefined) this.deliver(value);
+      return;
+    }
+    let literal: string | undefined;
+    if (ch === '<') literal = this.processPossibleHeredoc();
+    else if (!this.lexer.skipProcessQuotes && ch === "'") literal = this.processSingleQuote();
+    else if (!this.lexer.skipProcessQuotes && ch === '"') {
+      this.next();
+      this.stack.push({ kind: 'quote', rawEscapes: frame.rawEscapes, result: this.lexer.rawQuotes ? '"' : '' });
+      return;
+    }
+    if (literal !== undefined) {
+      frame.result += literal;
+      frame.words.addRawString(literal);
+      return;
+    }
+    let current = this.next();
+    if (current === this.lexer.escapeToken) {
+      if (frame.rawEscapes) {
+        frame.words.addRawChar(current);
+        frame.result += current;
+      }
+      current = this.next();
+      if (current === EOF) return;
+      frame.words.addRawChar(current);
+    } else {
+      frame.words.addChar(current);
+    }
+    frame.result += current;
+  }
+
+  /** One step inside double quotes: literal except `$` expansions; the escape character only escapes `"`, `$` and itself. */
+  private stepQuote(frame: QuoteFrame): void {
+    const ahead = this.peek();
+    if (ahead === EOF) throw new LexFailure('unexpected end of statement while looking for matching double-quote');
+    if (ahead === '"') {
+      const close = this.next();
+      if (this.lexer.rawQuotes) frame.result += close;
+      this.stack.pop();
+      // Double quotes only ever open inside a word.
+      const word = this.stack[this.stack.length - 1] as WordFrame;
+      this.append(word, frame.result);
+      word.words.addRawString(frame.result);
+      return;
+    }
+    if (ahead === '$') {
+      const value = this.processDollar();
+      if (value !== undefined) this.deliver(value);
+      return;
+    }
     const escape = this.lexer.escapeToken;
-    while (this.peek() !== EOF) {
-      const ch = this.peek();
-      if (stop !== EOF && ch === stop) {
-        this.next();
-        return { result, words: words.finish() };
-      }
-      let special: string | undefined;
-      if (ch === '$') special = this.processDollar();
-      else if (ch === '<') special = this.processPossibleHeredoc();
-      else if (!this.lexer.skipProcessQuotes && ch === "'") special = this.processSingleQuote();
-      else if (!this.lexer.skipProcessQuotes && ch === '"') special = this.processDoubleQuote();
-      if (special !== undefined) {
-        result += special;
-        if (ch === '$') words.addString(special);
-        else words.addRawString(special);
-        continue;
-      }
-      let current = this.next();
-      if (current === escape) {
-        if (this.rawEscapes) {
-          words.addRawChar(current);
-          result += current;
-        }
-        current = this.next();
-        if (current === EOF) break;
-        words.addRawChar(current);
-      } else {
-        words.addChar(current);
-      }
-      result += current;
+    let ch = this.next();
+    if (ch === escape) {
+      if (frame.rawEscapes) frame.result += ch;
+      const following = this.peek();
+      if (following === EOF) return;
+      if (following === '"' || following === '$' || following === escape) ch = this.next();
     }
-    if (stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${stop}`);
-    return { result, words: words.finish() };
+    frame.result += ch;
   }
 
+  /** Adds an expansion's value to the word or quote now on top of the stack. */
+  private deliver(value: string): void {
+    const frame = this.stack[this.stack.length - 1]!;
+    if (frame.kind === 'substitution') throw new Error('a value is never delivered to a substitution frame');
+    this.append(frame, value);
+    if (frame.kind === 'word') frame.words.addString(value);
+  }
+
+  private append(frame: WordFrame | QuoteFrame, text: string): void {
+    if (frame.result.length + text.length > MAX_WORD_LENGTH) throw new TooLong();
+    frame.result += text;
+  }
+
+  /** Single-quoted text is literal; a single quote cannot be escaped inside. */
   private processSingleQuote(): string {
-    // Everything up to the closing quote is literal; a single quote cannot be escaped inside.
     let result = '';
     const open = this.next();
     if (this.lexer.rawQuotes) result += open;
@@ -290,35 +415,6 @@ class WordScanner {
     }
   }
 
-  private processDoubleQuote(): string {
-    // Literal except `$` expansions; the escape character only escapes `"`, `$` and itself.
-    let result = '';
-    const open = this.next();
-    if (this.lexer.rawQuotes) result += open;
-    const escape = this.lexer.escapeToken;
-    for (;;) {
-      const ahead = this.peek();
-      if (ahead === EOF) throw new LexFailure('unexpected end of statement while looking for matching double-quote');
-      if (ahead === '"') {
-        const close = this.next();
-        if (this.lexer.rawQuotes) result += close;
-        return result;
-      }
-      if (ahead === '$') {
-        result += this.processDollar();
-        continue;
-      }
-      let ch = this.next();
-      if (ch === escape) {
-        if (this.rawEscapes) result += ch;
-        const following = this.peek();
-        if (following === EOF) continue;
-        if (following === '"' || following === '$' || following === escape) ch = this.next();
-      }
-      result += ch;
-    }
-  }
-
   private lookup(name: string): string | undefined {
     const value = this.env.get(name);
     if (value !== undefined) this.matched.add(name);
@@ -326,7 +422,11 @@ class WordScanner {
     return value;
   }
 
-  private processDollar(): string {
+  /**
+   * `$name`, `${name}` or the start of `${name<modifier>word}`. Returns the value, or undefined when a
+   * nested word was opened (its substitution completes in finishNested).
+   */
+  private processDollar(): string | undefined {
     this.next();
     if (this.peek() !== '{') {
       const name = this.processName();
@@ -337,19 +437,22 @@ class WordScanner {
     }
     this.next();
     const first = this.peek();
-    if (first === EOF) throw new LexFailure("syntax error: missing '}'");
+    if (first === EOF) throw new LexFailure(MISSING_BRACE);
     if (first === '{' || first === '}' || first === ':') throw new LexFailure('syntax error: bad substitution');
     const name = this.processName();
     let modifier = this.next();
     let modifierText = modifier;
-    switch (modifier) {
-      case '}': {
-        const value = this.lookup(name);
-        if (value === undefined && this.lexer.skipUnsetEnv) return `\${${name}}`;
-        return value ?? '';
-      }
-      case '/':
-        return this.processReplacement(name);
+    if (modifier === '}') {
+      const value = this.lookup(name);
+      if (value === undefined && this.lexer.skipUnsetEnv) return `\${${name}}`;
+      return value ?? '';
+    }
+    if (modifier === '/') {
+      const replaceAll = this.peek() === '/';
+      if (replaceAll) this.next();
+      this.stack.push({ kind: 'substitution', name, modifier, modifierText, nullIsUnset: false, replaceAll });
+      this.openNested('/', true, "syntax error: missing '/' in ${}");
+      return undefined;
     }
     let nullIsUnset = false;
     if (modifier === ':') {
@@ -361,8 +464,37 @@ class WordScanner {
     }
     const patternModifier = modifier === '#' || modifier === '%';
     if (nullIsUnset && patternModifier) throw new LexFailure(`unsupported modifier (${modifierText}) in substitution`);
-    const word = this.processNested('}', patternModifier, "syntax error: missing '}'");
+    this.stack.push({ kind: 'substitution', name, modifier, modifierText, nullIsUnset, replaceAll: false });
+    // A pattern keeps its escapes: they decide whether `*` and `?` are literal.
+    this.openNested('}', patternModifier, MISSING_BRACE);
+    return undefined;
+  }
+
+  private openNested(stop: string, rawEscapes: boolean, missing: string): void {
+    this.stack.push({ kind: 'word', stop, rawEscapes, result: '', words: new WordCollector(), missing });
+  }
+
+  /** A nested word ended: the substitution below it takes the word, and completes or reads its next part. */
+  private finishNested(word: string): void {
+    const frame = this.stack[this.stack.length - 1];
+    if (frame?.kind !== 'substitution') throw new Error('a nested word always belongs to a substitution');
+    if (frame.modifier === '/' && frame.pattern === undefined) {
+      frame.pattern = word;
+      this.openNested('}', true, MISSING_BRACE);
+      return;
+    }
+    this.stack.pop();
+    this.deliver(this.substitute(frame, word));
+  }
+
+  private substitute(frame: SubstitutionFrame, word: string): string {
+    const { name, modifier, modifierText, nullIsUnset } = frame;
     const value = this.lookup(name);
+    if (modifier === '/') {
+      const pattern = frame.pattern!;
+      if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${word}}`;
+      return replacePattern(value ?? '', pattern, goReplacementLiteral(word), frame.replaceAll);
+    }
     if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}${modifierText}${word}}`;
     const unset = value === undefined || (nullIsUnset && value === '');
     switch (modifier) {
@@ -383,28 +515,6 @@ class WordScanner {
       }
       default:
         throw new LexFailure(`unsupported modifier (${modifierText || '\ufffd'}) in substitution`);
-    }
-  }
-
-  private processReplacement(name: string): string {
-    const replaceAll = this.peek() === '/';
-    if (replaceAll) this.next();
-    const pattern = this.processNested('/', true, "syntax error: missing '/' in ${}");
-    const replacement = this.processNested('}', true, "syntax error: missing '}'");
-    const value = this.lookup(name);
-    if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${replacement}}`;
-    const regex = shellPatternToRegex(pattern, true, false, replaceAll);
-    const literal = goReplacementLiteral(replacement);
-    return (value ?? '').replace(regex, () => literal);
-  }
-
-  /** A nested word up to `stop`; at the end of input the error is `missingMessage`. */
-  private processNested(stop: string, rawEscapes: boolean, missingMessage: string): string {
-    try {
-      return this.processUntil(stop, rawEscapes).result;
-    } catch (err) {
-      if (err instanceof LexFailure && this.peek() === EOF) throw new LexFailure(missingMessage);
-      throw err;
     }
   }
 
@@ -435,51 +545,52 @@ class WordScanner {
   }
 }
 
-/**
- * A shell wildcard pattern (`?` one character, `*` any run) as a regular expression; bracket
- * expressions are not supported, as in BuildKit.
- */
-function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
-  const chars = Array.from(pattern);
-  let out = anchored ? '^' : '';
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i]!;
-    switch (ch) {
-      case '*':
-        // Go's `.` matches anything but a newline.
-        out += greedy ? '[^\\n]*' : '[^\\n]*?';
-        continue;
-      case '?':
-        out += '[^\\n]';
-        continue;
-      case '\\': {
-        const following = chars[i + 1];
-        // `}` and `/` are escaped only to survive the ${...} syntax; the escape is not part of the pattern.
-        if (following === '}' || following === '/') continue;
-        i++;
-        if (following !== '*' && following !== '?' && following !== '\\') {
-          throw new LexFailure(`invalid pattern (${pattern}) in substitution: invalid escape '\\${following ?? '\ufffd'}'`);
-        }
-        out += `\\${following}`;
-        continue;
-      }
-      case '[':
-      case ']':
-      case '{':
-      case '}':
-      case '.':
-      case '+':
-      case '(':
-      case ')':
-      case '|':
-      case '^':
-      case '$':
-        out += `\\${ch}`;
-        continue;
-    }
-    out += ch;
+/** Runs a pattern, reporting a malformed or too costly one as a lexing failure. */
+function withPattern<T>(text: string, use: (pattern: ShellPattern) => T): T {
+  try {
+    return use(new ShellPattern(text));
+  } catch (err) {
+    if (err instanceof ShellPatternError) throw new LexFailure(err.message);
+    throw err;
   }
-  return new RegExp(out, global ? 'gu' : 'u');
+}
+
+/** `${V/pattern/replacement}`: the leftmost, longest match (every one with `//`) replaced. */
+function replacePattern(value: string, patternText: string, replacement: string, all: boolean): string {
+  return withPattern(patternText, (pattern) => {
+    const chars = Array.from(value);
+    let out = '';
+    let copied = 0;
+    for (let from = 0; from <= chars.length; ) {
+      const match = pattern.search(chars, from);
+      if (!match) break;
+      const [start, end] = match;
+      out += chars.slice(copied, start).join('') + replacement;
+      if (out.length > MAX_WORD_LENGTH) throw new TooLong();
+      copied = end;
+      if (!all) break;
+      // After an empty match the search moves on by one character, as JavaScript's and Go's replace-all do.
+      from = end === start ? end + 1 : end;
+    }
+    return out + chars.slice(copied).join('');
+  });
+}
+
+function trimPrefix(patternText: string, value: string, greedy: boolean): string {
+  return withPattern(patternText, (pattern) => {
+    const chars = Array.from(value);
+    const length = pattern.prefixLength(chars, greedy);
+    return length < 0 ? value : chars.slice(length).join('');
+  });
+}
+
+/** A suffix is a prefix of the reversed value, matched by the reversed pattern. */
+function trimSuffix(patternText: string, value: string, greedy: boolean): string {
+  return withPattern(reversePattern(patternText), (pattern) => {
+    const chars = Array.from(value).reverse();
+    const length = pattern.prefixLength(chars, greedy);
+    return length < 0 ? value : chars.slice(length).reverse().join('');
+  });
 }
 
 /**
@@ -491,17 +602,6 @@ function goReplacementLiteral(template: string): string {
     if (reference === '$') return '$';
     return reference === undefined ? match : '';
   });
-}
-
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const match = shellPatternToRegex(pattern, greedy, true).exec(value);
-  return match ? value.slice(match[0].length) : value;
-}
-
-/** Regular expressions find the leftmost match only, so reverse both pattern and value for a suffix. */
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  const reversed = trimPrefix(reversePattern(pattern), Array.from(value).reverse().join(''), greedy);
-  return Array.from(reversed).reverse().join('');
 }
 
 /** Reverses a pattern keeping escapes in front of what they escape: `a\*c` becomes `c\*a`. */
