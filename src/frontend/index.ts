@@ -5,6 +5,8 @@ export {
   ShellLexer,
   EnvList,
   ShellSyntaxError,
+  WordTooLongError,
+  MAX_WORD_LENGTH,
   type EnvLookup,
   type ExpansionResult,
   type ShellLexerOptions,
@@ -27,4 +29,5 @@ export {
 } from './instructions.js';
 export { Rules as CheckRules, type CheckRule } from './checks.js';
 export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/platform.js';
+export { MAX_PLAN_SIZE } from './plan-size.js';
 export type * from './plan-types.js';

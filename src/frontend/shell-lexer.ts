@@ -86,8 +86,6 @@ export interface ShellLexerOptions {
 export interface ExpansionResult {
   /** The expanded text, white space kept as written. */
   result: string;
-  /** The expanded text split into words (unquoted white space separates words). */
-  words: string[];
   /** Variable names that were found. */
   matched: Set<string>;
   /** Variable names that were referenced but not set. */
@@ -103,18 +101,19 @@ export class ShellSyntaxError extends GantryError {
 }
 
 /**
- * The most characters one expanded word may have. Linux refuses a single argument or environment
- * string over 128 KiB (MAX_ARG_STRLEN), so 1 MiB is generous; without a limit, a chain of ARGs that each
- * double the previous one exhausts memory within a few dozen lines.
+ * The most characters one expanded word may have (or its own length, for a longer word as written, such
+ * as a heredoc body). Linux refuses a single argument or environment string over 128 KiB
+ * (MAX_ARG_STRLEN), so 1 MiB is generous; without a limit, a chain of ARGs that each double the
+ * previous one exhausts memory within a few dozen lines.
  */
 export const MAX_WORD_LENGTH = 1 << 20;
 
-/** An expansion that grew past MAX_WORD_LENGTH. */
+/** An expansion that grew past its limit. */
 export class WordTooLongError extends ShellSyntaxError {
-  constructor(word: string) {
+  constructor(word: string, limit: number) {
     super(
       word,
-      `the expanded word is longer than ${MAX_WORD_LENGTH} characters (1 MiB), the limit for one word`,
+      `the expanded word is longer than ${limit} characters${limit === MAX_WORD_LENGTH ? ' (1 MiB)' : ' (its length as written)'}, the limit for one word`,
       'Linux refuses a single argument or environment string over 128 KiB anyway; look for variables that repeat one another (ARG B=$A$A doubles A on every line)',
     );
     this.name = 'WordTooLongError';
@@ -129,7 +128,7 @@ const EOF = '';
 /** Thrown inside the scanner; turned into ShellSyntaxError with the whole word by the public methods. */
 class LexFailure extends Error {}
 
-/** Thrown inside the scanner when the result outgrows MAX_WORD_LENGTH. */
+/** Thrown inside the scanner when the result outgrows its limit. */
 class TooLong extends Error {}
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
@@ -168,18 +167,24 @@ export class ShellLexer {
 
   /** Expands `word` and splits it into words. Throws ShellSyntaxError. */
   processWords(word: string, env: EnvLookup): string[] {
-    return this.expand(word, env).words;
+    return this.scan(word, env, true).words!;
   }
 
   /** Expands `word`, reporting which variables were and were not found. Throws ShellSyntaxError. */
   expand(word: string, env: EnvLookup): ExpansionResult {
-    const scan = new WordScanner(this, word, env);
+    const { result, matched, unmatched } = this.scan(word, env, false);
+    return { result, matched, unmatched };
+  }
+
+  /** Splitting into words costs a pass over every expanded character, so it is done only when asked for. */
+  private scan(word: string, env: EnvLookup, splitWords: boolean): ExpansionResult & { words?: string[] } {
+    const scan = new WordScanner(this, word, env, splitWords);
     try {
       const { result, words } = scan.run();
       return { result, words, matched: scan.matched, unmatched: scan.unmatched };
     } catch (err) {
       if (err instanceof LexFailure) throw new ShellSyntaxError(word, err.message);
-      if (err instanceof TooLong) throw new WordTooLongError(word);
+      if (err instanceof TooLong) throw new WordTooLongError(word, scan.limit);
       throw err;
     }
   }
@@ -239,7 +244,8 @@ interface WordFrame {
   stop: string;
   rawEscapes: boolean;
   result: string;
-  words: WordCollector;
+  /** The words of the outermost word, when they are asked for; nested words are never split. */
+  words?: WordCollector;
   /** For a nested word: the error when the input ends inside it. */
   missing?: string;
 }
@@ -269,6 +275,8 @@ class WordScanner {
   private readonly chars: string[];
   private pos = 0;
   private readonly stack: Frame[] = [];
+  /** The most characters the result (or any part of it) may have. */
+  readonly limit: number;
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
@@ -276,8 +284,10 @@ class WordScanner {
     private readonly lexer: ShellLexer,
     word: string,
     private readonly env: EnvLookup,
+    private readonly splitWords: boolean,
   ) {
     this.chars = Array.from(word);
+    this.limit = Math.max(MAX_WORD_LENGTH, word.length);
   }
 
   private peek(): string {
@@ -288,8 +298,9 @@ class WordScanner {
     return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
   }
 
-  run(): { result: string; words: string[] } {
-    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, result: '', words: new WordCollector() };
+  run(): { result: string; words?: string[] } {
+    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, result: '' };
+    if (this.splitWords) top.words = new WordCollector();
     this.stack.push(top);
     try {
       while (this.stack.length > 0) {
@@ -306,7 +317,7 @@ class WordScanner {
       }
       throw err;
     }
-    return { result: top.result, words: top.words.finish() };
+    return { result: top.result, words: top.words?.finish() };
   }
 
   /** One step of a word: a character, a quote, a `$` or a heredoc `<<`, or its end. */
@@ -338,20 +349,20 @@ class WordScanner {
     }
     if (literal !== undefined) {
       frame.result += literal;
-      frame.words.addRawString(literal);
+      frame.words?.addRawString(literal);
       return;
     }
     let current = this.next();
     if (current === this.lexer.escapeToken) {
       if (frame.rawEscapes) {
-        frame.words.addRawChar(current);
+        frame.words?.addRawChar(current);
         frame.result += current;
       }
       current = this.next();
       if (current === EOF) return;
-      frame.words.addRawChar(current);
+      frame.words?.addRawChar(current);
     } else {
-      frame.words.addChar(current);
+      frame.words?.addChar(current);
     }
     frame.result += current;
   }
@@ -367,7 +378,7 @@ class WordScanner {
       // Double quotes only ever open inside a word.
       const word = this.stack[this.stack.length - 1] as WordFrame;
       this.append(word, frame.result);
-      word.words.addRawString(frame.result);
+      word.words?.addRawString(frame.result);
       return;
     }
     if (ahead === '$') {
@@ -391,11 +402,11 @@ class WordScanner {
     const frame = this.stack[this.stack.length - 1]!;
     if (frame.kind === 'substitution') throw new Error('a value is never delivered to a substitution frame');
     this.append(frame, value);
-    if (frame.kind === 'word') frame.words.addString(value);
+    if (frame.kind === 'word') frame.words?.addString(value);
   }
 
   private append(frame: WordFrame | QuoteFrame, text: string): void {
-    if (frame.result.length + text.length > MAX_WORD_LENGTH) throw new TooLong();
+    if (frame.result.length + text.length > this.limit) throw new TooLong();
     frame.result += text;
   }
 
@@ -471,7 +482,7 @@ class WordScanner {
   }
 
   private openNested(stop: string, rawEscapes: boolean, missing: string): void {
-    this.stack.push({ kind: 'word', stop, rawEscapes, result: '', words: new WordCollector(), missing });
+    this.stack.push({ kind: 'word', stop, rawEscapes, result: '', missing });
   }
 
   /** A nested word ended: the substitution below it takes the word, and completes or reads its next part. */
@@ -493,7 +504,7 @@ class WordScanner {
     if (modifier === '/') {
       const pattern = frame.pattern!;
       if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${word}}`;
-      return replacePattern(value ?? '', pattern, goReplacementLiteral(word), frame.replaceAll);
+      return replacePattern(value ?? '', pattern, goReplacementLiteral(word), frame.replaceAll, this.limit);
     }
     if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}${modifierText}${word}}`;
     const unset = value === undefined || (nullIsUnset && value === '');
@@ -556,7 +567,7 @@ function withPattern<T>(text: string, use: (pattern: ShellPattern) => T): T {
 }
 
 /** `${V/pattern/replacement}`: the leftmost, longest match (every one with `//`) replaced. */
-function replacePattern(value: string, patternText: string, replacement: string, all: boolean): string {
+function replacePattern(value: string, patternText: string, replacement: string, all: boolean, limit: number): string {
   return withPattern(patternText, (pattern) => {
     const chars = Array.from(value);
     let out = '';
@@ -566,7 +577,7 @@ function replacePattern(value: string, patternText: string, replacement: string,
       if (!match) break;
       const [start, end] = match;
       out += chars.slice(copied, start).join('') + replacement;
-      if (out.length > MAX_WORD_LENGTH) throw new TooLong();
+      if (out.length > limit) throw new TooLong();
       copied = end;
       if (!all) break;
       // After an empty match the search moves on by one character, as JavaScript's and Go's replace-all do.

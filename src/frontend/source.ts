@@ -3,6 +3,7 @@
  * about and quote the line.
  */
 import { GantryError, type SourceLocation } from '../util/errors.js';
+import { WordTooLongError, type ShellSyntaxError } from './shell-lexer.js';
 
 export class DockerfileSource {
   /** Lines without their line endings; lines[0] is line 1. */
@@ -50,4 +51,15 @@ export function withLocation(err: unknown, source: DockerfileSource, line: numbe
   const located = new GantryError(err.message, { location: source.location(line, needle), hint: err.hint ?? hint, cause: err.cause });
   located.name = err.name;
   return located;
+}
+
+/**
+ * A word-expansion error located at the instruction `keyword` on `line`. A word over the size limit
+ * names the instruction and keeps its own hint; syntax errors read as BuildKit's, with `hint` if given.
+ */
+export function expansionError(err: ShellSyntaxError, source: DockerfileSource, line: number, keyword: string, hint?: string): GantryError {
+  if (err instanceof WordTooLongError) {
+    return source.error(`${keyword.toUpperCase()}: ${err.message}`, line, { needle: keyword, hint: err.hint });
+  }
+  return source.error(err.message, line, { hint });
 }
