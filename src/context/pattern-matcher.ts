@@ -12,11 +12,11 @@
  *   match ("**file" matches "dir/myfile"), a trailing one a prefix match.
  *
  * Character classes follow filepath.Match inside the brackets and, as in Docker, a class may match
- * '/'. Patterns are compiled to JavaScript regular expressions equivalent to the RE2 ones Docker
- * builds; a class range written backwards ("[z-a]") passes validation but cannot compile, so every
- * match against it fails, as in Docker.
+ * '/'. Patterns compile to automata equivalent to the RE2 regular expressions Docker builds; a class
+ * range written backwards ("[z-a]") passes validation but cannot compile, so every match against it
+ * fails, as in Docker.
  */
-import { GantryError, type SourceLocation } from '../util/errors.js';
+import { elide, GantryError, type SourceLocation } from '../util/errors.js';
 import { cleanPath, dirPath } from './go-path.js';
 import { GlobSyntaxError, validateGlob } from './glob.js';
 
@@ -24,7 +24,7 @@ type CompiledPattern =
   | { type: 'exact'; text: string }
   | { type: 'prefix'; prefix: string }
   | { type: 'suffix'; suffix: string }
-  | { type: 'regexp'; regexp: RegExp }
+  | { type: 'regexp'; automaton: PathAutomaton }
   | { type: 'invalid'; reason: string };
 
 export interface PatternMatcherOptions {
@@ -76,8 +76,16 @@ export class Pattern {
       case 'suffix':
         // "**/foo" also matches "foo" itself.
         return path.endsWith(compiled.suffix) || (compiled.suffix.startsWith('/') && path === compiled.suffix.slice(1));
-      case 'regexp':
-        return compiled.regexp.test(path);
+      case 'regexp': {
+        const match = compiled.automaton.matches(path);
+        if (match === undefined) {
+          throw new GantryError(`pattern "${elide(this.text, 200)}" in ${this.origin} is too costly to match against ${elide(path, 200)}`, {
+            hint: 'a pattern this long with this many wildcards is not a real ignore rule; shorten it',
+            location: this.location,
+          });
+        }
+        return match;
+      }
       case 'invalid':
         throw new GantryError(`invalid pattern "${this.text}" in ${this.origin}: ${compiled.reason}`, {
           hint: 'write character class ranges low to high, e.g. [a-z]',
@@ -278,11 +286,11 @@ function isGoSpace(code: number): boolean {
 /**
  * Classifies and compiles a cleaned pattern the way Docker does: literal text is an exact match, a
  * trailing "**" after literal text a prefix match, a leading "**" a suffix match (unless wildcards
- * follow), anything else a regular expression anchored at both ends.
+ * follow), anything else the equivalent of Docker's regular expression anchored at both ends.
  */
 function compilePattern(pattern: string): CompiledPattern {
   const chars = Array.from(pattern);
-  let source = '';
+  const program = new ProgramBuilder();
   let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
   for (let i = 0, token = 0; i < chars.length; token++) {
     const ch = chars[i++] as string;
@@ -294,37 +302,37 @@ function compilePattern(pattern: string): CompiledPattern {
           // A trailing "**" accepts everything below, like .gitignore.
           if (type === 'exact') type = 'prefix';
           else {
-            source += '[^\\n]*';
+            program.add(Op.ManyNotNewline);
             type = 'regexp';
           }
         } else {
-          // Any number of directories, including none (RE2's '.' does not match a newline).
-          source += '(?:[^\\n]*/)?';
+          // Any number of directories, including none (RE2's '.' does not match a newline): `(?:[^\n]*/)?`.
+          program.add(Op.SkipTo, program.length + 3);
+          program.add(Op.ManyNotNewline);
+          program.add(Op.One, SLASH);
           type = 'regexp';
         }
         if (token === 0) type = 'suffix';
       } else {
-        source += '[^/]*';
+        program.add(Op.ManyNotSlash);
         type = 'regexp';
       }
     } else if (ch === '?') {
-      source += '[^/]';
+      program.add(Op.OneNotSlash);
       type = 'regexp';
     } else if (ch === '\\') {
       // Validation rejects a trailing backslash, so an escaped character always follows.
-      source += escapeRegExpChar(chars[i++] as string);
+      program.add(Op.One, (chars[i++] as string).codePointAt(0) as number);
       type = 'regexp';
     } else if (ch === '[') {
       const parsed = compileClass(chars, i);
       if (parsed.error !== undefined) return { type: 'invalid', reason: parsed.error };
-      source += parsed.source;
+      program.add(Op.Class, program.addClass(parsed.ranges, parsed.negated));
       i = parsed.end;
       type = 'regexp';
-    } else if (ch === ']') {
-      source += '\\]';
-      type = 'regexp';
     } else {
-      source += escapeRegExpChar(ch);
+      if (ch === ']') type = 'regexp';
+      program.add(Op.One, ch.codePointAt(0) as number);
     }
   }
   switch (type) {
@@ -335,16 +343,16 @@ function compilePattern(pattern: string): CompiledPattern {
     case 'suffix':
       return { type, suffix: pattern.slice(2) };
     case 'regexp':
-      return { type, regexp: new RegExp(`^${source}$`, 'u') };
+      return { type, automaton: program.build() };
   }
 }
 
 /** Compiles a character class body starting after '[' (already validated by validateGlob). */
-function compileClass(chars: string[], start: number): { source: string; end: number; error?: string } {
+function compileClass(chars: string[], start: number): { ranges: Array<[number, number]>; negated: boolean; end: number; error?: string } {
   let i = start;
-  let source = '[';
+  let negated = false;
   if (chars[i] === '^') {
-    source += '^';
+    negated = true;
     i++;
   }
   const classChar = (): number => {
@@ -352,8 +360,8 @@ function compileClass(chars: string[], start: number): { source: string; end: nu
     if (ch === '\\') ch = chars[i++] as string;
     return ch.codePointAt(0) as number;
   };
-  let ranges = 0;
-  while (!(chars[i] === ']' && ranges > 0)) {
+  const ranges: Array<[number, number]> = [];
+  while (!(chars[i] === ']' && ranges.length > 0)) {
     const lo = classChar();
     let hi = lo;
     if (chars[i] === '-') {
@@ -362,18 +370,138 @@ function compileClass(chars: string[], start: number): { source: string; end: nu
     }
     if (lo > hi) {
       const show = (cp: number) => String.fromCodePoint(cp);
-      return { source: '', end: i, error: `character class range ${show(lo)}-${show(hi)} is out of order` };
+      return { ranges, negated, end: i, error: `character class range ${show(lo)}-${show(hi)} is out of order` };
     }
-    source += lo === hi ? classEscape(lo) : `${classEscape(lo)}-${classEscape(hi)}`;
-    ranges++;
+    ranges.push([lo, hi]);
   }
-  return { source: `${source}]`, end: i + 1 };
+  return { ranges, negated, end: i + 1 };
 }
 
-function classEscape(codePoint: number): string {
-  return `\\u{${codePoint.toString(16)}}`;
+const SLASH = 0x2f;
+const NEWLINE = 0x0a;
+
+/** The instructions of a path automaton: each state is one of these, with an argument. */
+const enum Op {
+  /** One character equal to the argument. */
+  One,
+  /** One character that is not '/'. */
+  OneNotSlash,
+  /** One character in class number `argument`. */
+  Class,
+  /** Any run of characters but '/'. */
+  ManyNotSlash,
+  /** Any run of characters but a newline. */
+  ManyNotNewline,
+  /** Either the next state or state `argument` (an optional part). */
+  SkipTo,
 }
 
-function escapeRegExpChar(ch: string): string {
-  return /[\^$\\.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
+class ProgramBuilder {
+  private readonly ops: number[] = [];
+  private readonly args: number[] = [];
+  private readonly classes: Array<{ ranges: Array<[number, number]>; negated: boolean }> = [];
+
+  get length(): number {
+    return this.ops.length;
+  }
+
+  add(op: Op, argument = 0): void {
+    this.ops.push(op);
+    this.args.push(argument);
+  }
+
+  addClass(ranges: Array<[number, number]>, negated: boolean): number {
+    this.classes.push({ ranges, negated });
+    return this.classes.length - 1;
+  }
+
+  build(): PathAutomaton {
+    return new PathAutomaton(Uint8Array.from(this.ops), Int32Array.from(this.args), this.classes);
+  }
+}
+
+/**
+ * The most automaton steps one match may take. Docker matches with RE2, in time linear in the path;
+ * a JavaScript RegExp backtracks (`*a*a*a*a*b` against a long name never finishes), so patterns run on a
+ * Thompson automaton, and this bounds a hostile pattern that is long as well (a real one with a real
+ * path takes a few thousand steps).
+ */
+export const MAX_MATCH_STEPS = 1_000_000;
+
+/** Scratch state sets shared by all automata (matching is synchronous), grown as needed. */
+let seenAt = new Int32Array(64);
+let generation = 0;
+
+/**
+ * A path pattern as a Thompson automaton: all threads advance together over the path, never
+ * backtracking. Kept as two typed arrays, so a long ignore file's patterns stay small.
+ */
+class PathAutomaton {
+  constructor(
+    private readonly ops: Uint8Array,
+    private readonly args: Int32Array,
+    private readonly classes: ReadonlyArray<{ ranges: Array<[number, number]>; negated: boolean }>,
+  ) {}
+
+  /** Whether the whole `path` matches; undefined when matching it would take more than MAX_MATCH_STEPS. */
+  matches(path: string): boolean | undefined {
+    if (seenAt.length <= this.ops.length) seenAt = new Int32Array(this.ops.length + 1);
+    let states = this.closure([0]);
+    let steps = 0;
+    for (const ch of path) {
+      const codePoint = ch.codePointAt(0) as number;
+      steps += states.length;
+      if (steps > MAX_MATCH_STEPS) return undefined;
+      const next: number[] = [];
+      for (const state of states) {
+        if (state === this.ops.length) continue;
+        const argument = this.args[state] as number;
+        switch (this.ops[state] as Op) {
+          case Op.One:
+            if (codePoint === argument) next.push(state + 1);
+            break;
+          case Op.OneNotSlash:
+            if (codePoint !== SLASH) next.push(state + 1);
+            break;
+          case Op.Class: {
+            const { ranges, negated } = this.classes[argument]!;
+            if (ranges.some(([lo, hi]) => lo <= codePoint && codePoint <= hi) !== negated) next.push(state + 1);
+            break;
+          }
+          case Op.ManyNotSlash:
+            if (codePoint !== SLASH) next.push(state);
+            break;
+          case Op.ManyNotNewline:
+            if (codePoint !== NEWLINE) next.push(state);
+            break;
+          case Op.SkipTo:
+            break;
+        }
+      }
+      states = this.closure(next);
+      if (states.length === 0) return false;
+    }
+    return states.includes(this.ops.length);
+  }
+
+  /** The states reachable from `states` without consuming a character, each once. */
+  private closure(states: number[]): number[] {
+    if (generation === 0x7fffffff) {
+      seenAt.fill(0);
+      generation = 0;
+    }
+    const mark = ++generation;
+    const out: number[] = [];
+    while (states.length > 0) {
+      const state = states.pop() as number;
+      if (seenAt[state] === mark) continue;
+      seenAt[state] = mark;
+      out.push(state);
+      if (state === this.ops.length) continue;
+      const op = this.ops[state] as Op;
+      if (op === Op.SkipTo) states.push(state + 1, this.args[state] as number);
+      else if (op === Op.ManyNotSlash || op === Op.ManyNotNewline) states.push(state + 1);
+    }
+    return out;
+  }
 }

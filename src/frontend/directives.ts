@@ -4,7 +4,7 @@
  * `# check=` comments.
  */
 import { GantryError } from '../util/errors.js';
-import { trimGoSpaceLeft } from '../util/go-text.js';
+import { trimGoSpaceLeft } from './go-space.js';
 
 export type DirectiveName = 'syntax' | 'escape' | 'check';
 

@@ -7,7 +7,8 @@ import { GantryError } from '../util/errors.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { isGitSource, isHttpSource, validateChmod } from './copy-sources.js';
 import { parseExposedPorts } from './expose.js';
-import { formatGoDuration, goList, goQuoteList, trimGoSpace } from '../util/go-text.js';
+import { formatGoDuration, goList, goQuoteList } from '../util/go-text.js';
+import { goSpaceBounds } from './go-space.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import type { InstructionOf } from './instructions.js';
 import type { ConfigStep, CopyStep, InlineFile, PlannedStep, RunMount, RunStep, StepInput, StepSource, WorkdirStep } from './plan-types.js';
@@ -640,9 +641,12 @@ function uppercaseFirstWord(text: string): string {
   return space < 0 ? text.toUpperCase() : text.slice(0, space).toUpperCase() + text.slice(space);
 }
 
+/** The heredoc's first line (white space trimmed, `...` when more follow), for the progress label. */
 function summarizeHeredoc(doc: string): string {
-  const lines = trimGoSpace(doc).replace(/\r\n/g, '\n').split('\n');
-  return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
+  const [start, end] = goSpaceBounds(doc);
+  const newline = doc.indexOf('\n', start);
+  if (newline < 0 || newline >= end) return doc.slice(start, end);
+  return `${doc.slice(start, doc[newline - 1] === '\r' ? newline - 1 : newline)}...`;
 }
 
 /** `{Test:[CMD-SHELL curl -f /] Interval:30s Timeout:0s StartPeriod:0s StartInterval:0s Retries:3}` (Go's %+v). */

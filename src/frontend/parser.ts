@@ -6,9 +6,10 @@
  */
 import { GantryError } from '../util/errors.js';
 import { DirectiveParser, type ParserDirective } from './directives.js';
-import { goQuote, isGoSpace, trimGoSpace, trimGoSpaceLeft } from '../util/go-text.js';
+import { goQuote, isGoSpace } from '../util/go-text.js';
+import { codePointAt, trimGoSpace, trimGoSpaceLeft } from './go-space.js';
 import { heredocsInLine, type Heredoc } from './heredoc.js';
-import { DockerfileSource, withLocation } from './source.js';
+import { DockerfileSource, dockerfileTooLarge, MAX_DOCKERFILE_BYTES, withLocation } from './source.js';
 
 export type EscapeToken = '\\' | '`';
 
@@ -44,6 +45,13 @@ export interface ParsedDockerfile {
   /** For each instruction whose continuation had empty lines, the line it ends on. */
   emptyContinuationLines: number[];
 }
+
+/**
+ * The most instructions a Dockerfile may have. Real ones have a few hundred at most; every instruction
+ * costs a few kilobytes to plan, so this (with the plan size bound) keeps planning any Dockerfile of
+ * the allowed size in bounded memory (1.4 million `RUN x` lines took 2.9 GB).
+ */
+export const MAX_INSTRUCTIONS = 10_000;
 
 const WHITESPACE_RE = /[\t\v\f\r ]+/;
 const MAX_LINE_BYTES = 65535;
@@ -81,8 +89,12 @@ export const INSTRUCTION_NAMES = Object.keys(LINE_PARSERS).map((name) => name.to
 
 /** Parses a Dockerfile. Throws a GantryError with the file, line and column of a syntax error. */
 export function parseDockerfile(text: string, file: string): ParsedDockerfile {
+  const size = Buffer.byteLength(text);
+  if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(file, size);
   const source = new DockerfileSource(file, text);
-  const rawLines = splitLinesKeepingEndings(text.replace(/^\ufeff/, ''));
+  const lineCount = source.rawLineCount;
+  // The next line (0-based `index`), with its line ending.
+  const rawLine = (at: number): string => source.rawLine(at + 1);
   const directiveParser = new DirectiveParser();
   const directives: ParserDirective[] = [];
   let escapeToken: EscapeToken = '\\';
@@ -129,11 +141,11 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
     return isComment(token) ? '' : token;
   };
 
-  while (index < rawLines.length) {
-    const raw = rawLines[index++]!;
+  while (index < lineCount) {
+    const raw = rawLine(index++);
     if (isComment(raw)) {
       // BuildKit drops the first character of the raw line, so an indented comment keeps its "#".
-      const comment = trimGoSpace(Array.from(raw).slice(1).join(''));
+      const comment = trimGoSpace(raw.slice(codePointAt(raw, 0).length));
       if (comment === '') comments = [];
       else comments.push(comment);
     }
@@ -142,10 +154,11 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
     const startLine = currentLine;
     let [text, complete] = trimContinuation(processed, continuation);
     if (complete && text.length === 0) continue;
-    let joined = text;
+    // Pieces are joined once: a string grown piece by piece over millions of continuation lines is a chain of millions of nodes.
+    const pieces = [text];
     let hasEmptyContinuation = false;
-    while (!complete && index < rawLines.length) {
-      const next = rawLines[index++]!;
+    while (!complete && index < lineCount) {
+      const next = rawLine(index++);
       processed = processLine(next, currentLine + 1, false);
       currentLine++;
       if (isComment(next)) continue;
@@ -154,8 +167,9 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
         continue;
       }
       [text, complete] = trimContinuation(processed, continuation);
-      joined += text;
+      pieces.push(text);
     }
+    const joined = pieces.join('');
     if (hasEmptyContinuation) emptyContinuationLines.push(currentLine);
 
     let node: InstructionNode;
@@ -175,10 +189,10 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
         throw withLocation(err, source, startLine);
       }
       for (const doc of docs) {
-        let content = '';
+        const body: string[] = [];
         let terminated = false;
-        while (index < rawLines.length) {
-          const bodyLine = rawLines[index++]!;
+        while (index < lineCount) {
+          const bodyLine = rawLine(index++);
           currentLine++;
           let candidate = trimNewline(bodyLine);
           if (doc.chomp) candidate = candidate.replace(/^\t+/, '');
@@ -186,7 +200,7 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
             terminated = true;
             break;
           }
-          content += bodyLine;
+          body.push(bodyLine);
         }
         if (!terminated) {
           throw source.error('unterminated heredoc', startLine, {
@@ -194,12 +208,17 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
             hint: `end the heredoc with a line containing only ${doc.name}`,
           });
         }
-        node.heredocs.push({ ...doc, content });
+        node.heredocs.push({ ...doc, content: body.join('') });
       }
       // An ONBUILD trigger carries its heredocs too.
       if (heredocHost !== node) heredocHost.heredocs = node.heredocs;
     }
     node.endLine = currentLine;
+    if (instructions.length === MAX_INSTRUCTIONS) {
+      throw source.error(`the Dockerfile has more than ${MAX_INSTRUCTIONS} instructions`, startLine, {
+        hint: 'one RUN can run many commands and one ENV or LABEL set many values; or split the build into several Dockerfiles',
+      });
+    }
     instructions.push(node);
     comments = [];
   }
@@ -212,10 +231,12 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
 
 /** Parses one instruction line (continuations already joined), as for an ONBUILD trigger. */
 export function nodeFromLine(line: string, escape: EscapeToken, comments: string[]): InstructionNode {
-  // ONBUILD's trigger is itself a line; `ONBUILD ONBUILD ...` chains are followed in a loop, each level
-  // costing only its own keyword and flags, so no length of chain exhausts the stack or takes quadratic time.
+  // ONBUILD's trigger is itself a line, followed in a loop.
   const chain = [nodeHead(line, trimGoSpace(line), escape, comments)];
   for (let last = chain[0]!; last.node.keyword.toLowerCase() === 'onbuild' && last.rest !== ''; ) {
+    // `ONBUILD ONBUILD x` parses (BuildKit's AST has it, and reading the instruction rejects it); a third
+    // level is refused here, so a line of thousands of ONBUILDs does not become thousands of nodes.
+    if (chain.length === 3) throw chainedOnBuild();
     const trigger = nodeHead(last.rest, last.rest, escape, []);
     last.node.trigger = trigger.node;
     chain.push(trigger);
@@ -232,6 +253,10 @@ export function nodeFromLine(line: string, escape: EscapeToken, comments: string
     node.json = parsed.json;
   }
   return chain[0]!.node;
+}
+
+export function chainedOnBuild(): GantryError {
+  return new GantryError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', { hint: 'an ONBUILD trigger cannot be ONBUILD' });
 }
 
 /** Keyword and flags of `trimmed` (`line` as written); the rest of the line is returned unparsed. */
@@ -253,19 +278,6 @@ function nodeHead(line: string, trimmed: string, escape: EscapeToken, comments: 
     comments: [...comments],
   };
   return { node, rest };
-}
-
-function splitLinesKeepingEndings(text: string): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) break;
-    lines.push(text.slice(start, nl + 1));
-    start = nl + 1;
-  }
-  if (start < text.length) lines.push(text.slice(start));
-  return lines;
 }
 
 /** The line without its trailing CR and LF characters (a loop: a regular expression is quadratic on a run of CRs). */
@@ -301,7 +313,7 @@ function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
   let blankOk = false;
-  const charAt = (at: number): string => String.fromCodePoint(line.codePointAt(at)!);
+  const charAt = (at: number): string => codePointAt(line, at);
   for (let pos = 0; pos <= line.length; ) {
     const atEnd = pos === line.length;
     let ch = atEnd ? '' : charAt(pos);
@@ -378,30 +390,36 @@ function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
  * spaces do not split.
  */
 export function parseWords(rest: string, escape: EscapeToken): string[] {
-  const chars = Array.from(rest);
+  // A word is the text between its boundaries as written, so it is sliced from the line, never built a character at a time.
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
   let blankOk = false;
-  let word = '';
-  for (let pos = 0; pos <= chars.length; pos++) {
-    const atEnd = pos === chars.length;
-    let ch = atEnd ? '' : chars[pos]!;
-    if (phase === 'spaces') {
-      if (atEnd) break;
-      if (isGoSpace(ch)) continue;
-      phase = 'word';
-    }
-    if (atEnd) {
-      if (blankOk || word.length > 0) words.push(word);
+  let start = 0;
+  const finish = (end: number) => {
+    if (blankOk || end > start) words.push(rest.slice(start, end));
+  };
+  for (let pos = 0; pos <= rest.length; ) {
+    if (pos === rest.length) {
+      if (phase !== 'spaces') finish(pos);
       break;
+    }
+    const ch = codePointAt(rest, pos);
+    let after = pos + ch.length;
+    if (phase === 'spaces') {
+      if (isGoSpace(ch)) {
+        pos = after;
+        continue;
+      }
+      phase = 'word';
+      start = pos;
     }
     if (phase === 'word') {
       if (isGoSpace(ch)) {
         phase = 'spaces';
-        if (blankOk || word.length > 0) words.push(word);
-        word = '';
+        finish(pos);
         blankOk = false;
+        pos = after;
         continue;
       }
       if (ch === "'" || ch === '"') {
@@ -409,26 +427,18 @@ export function parseWords(rest: string, escape: EscapeToken): string[] {
         blankOk = true;
         phase = 'quote';
       }
-      if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        // Outside quotes an escape keeps the escaped character, even a quote, as part of the word.
-        word += ch;
-        ch = chars[++pos]!;
-      }
-      word += ch;
-      continue;
+    } else if (ch === quote) {
+      phase = 'word';
     }
-    if (ch === quote) phase = 'word';
-    // Single quotes escape nothing.
-    if (ch === escape && quote !== "'") {
-      if (pos + 1 === chars.length) {
-        phase = 'word';
-        continue;
+    // An escape keeps the escaped character (even a quote) in the word; single quotes escape nothing; a final escape is dropped.
+    if (ch === escape && (phase === 'word' || quote !== "'")) {
+      if (after === rest.length) {
+        finish(pos);
+        break;
       }
-      word += ch;
-      ch = chars[++pos]!;
+      after += codePointAt(rest, after).length;
     }
-    word += ch;
+    pos = after;
   }
   return words;
 }
@@ -467,6 +477,29 @@ function parseString(rest: string): { args: string[]; json: boolean } {
   return { args: rest === '' ? [] : [rest], json: false };
 }
 
+/** Go's JSON decoder refuses deeper nesting, so BuildKit reads such an argument as shell form. */
+const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * Whether the arrays and objects of a JSON text nest at most `limit` deep. Checked before parsing, which
+ * would otherwise build millions of nested arrays for a line of `[[[[...`.
+ */
+function nestingWithin(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') {
+      if (++depth > limit) return false;
+    } else if (ch === ']' || ch === '}') depth--;
+  }
+  return true;
+}
+
 class NotStringArrayError extends GantryError {
   constructor() {
     super('when using JSON array syntax, arrays must be comprised of strings only', {
@@ -478,7 +511,7 @@ class NotStringArrayError extends GantryError {
 /** The items of a JSON array of strings; undefined when `rest` is not a JSON array at all. */
 function parseJsonArray(rest: string): string[] | undefined {
   const text = trimGoSpaceLeft(rest);
-  if (!text.startsWith('[')) return undefined;
+  if (!text.startsWith('[') || !nestingWithin(text, MAX_JSON_DEPTH)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -243,7 +243,7 @@ interface WordFrame {
   kind: 'word';
   stop: string;
   rawEscapes: boolean;
-  result: string;
+  text: TextBuilder;
   /** The words of the outermost word, when they are asked for; nested words are never split. */
   words?: WordCollector;
   /** For a nested word: the error when the input ends inside it. */
@@ -254,7 +254,25 @@ interface WordFrame {
 interface QuoteFrame {
   kind: 'quote';
   rawEscapes: boolean;
-  result: string;
+  text: TextBuilder;
+}
+
+/**
+ * Text gathered a piece at a time and joined once: adding to a string one character at a time builds
+ * a chain of millions of string nodes for a heredoc of a few megabytes.
+ */
+class TextBuilder {
+  private readonly parts: string[] = [];
+  length = 0;
+
+  add(text: string): void {
+    this.parts.push(text);
+    this.length += text.length;
+  }
+
+  toString(): string {
+    return this.parts.join('');
+  }
 }
 
 /** A `${name<modifier>...}` whose word (or, for `/`, pattern and then replacement) is being read. */
@@ -272,7 +290,7 @@ interface SubstitutionFrame {
 const MISSING_BRACE = "syntax error: missing '}'";
 
 class WordScanner {
-  private readonly chars: string[];
+  /** Position in `word`, in UTF-16 units; the scanner reads whole code points. */
   private pos = 0;
   private readonly stack: Frame[] = [];
   /** The most characters the result (or any part of it) may have. */
@@ -282,24 +300,33 @@ class WordScanner {
 
   constructor(
     private readonly lexer: ShellLexer,
-    word: string,
+    private readonly word: string,
     private readonly env: EnvLookup,
     private readonly splitWords: boolean,
   ) {
-    this.chars = Array.from(word);
     this.limit = Math.max(MAX_WORD_LENGTH, word.length);
   }
 
+  /** The code point at the position (a lone surrogate stands alone, as Array.from gives it), or EOF. */
   private peek(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+    const word = this.word;
+    if (this.pos >= word.length) return EOF;
+    const code = word.charCodeAt(this.pos);
+    if (code >= 0xd800 && code <= 0xdbff && this.pos + 1 < word.length) {
+      const low = word.charCodeAt(this.pos + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) return word.slice(this.pos, this.pos + 2);
+    }
+    return word[this.pos]!;
   }
 
   private next(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+    const ch = this.peek();
+    this.pos += ch.length;
+    return ch;
   }
 
   run(): { result: string; words?: string[] } {
-    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, result: '' };
+    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, text: new TextBuilder() };
     if (this.splitWords) top.words = new WordCollector();
     this.stack.push(top);
     try {
@@ -317,7 +344,7 @@ class WordScanner {
       }
       throw err;
     }
-    return { result: top.result, words: top.words?.finish() };
+    return { result: top.text.toString(), words: top.words?.finish() };
   }
 
   /** One step of a word: a character, a quote, a `$` or a heredoc `<<`, or its end. */
@@ -331,7 +358,7 @@ class WordScanner {
     if (frame.stop !== EOF && ch === frame.stop) {
       this.next();
       this.stack.pop();
-      this.finishNested(frame.result);
+      this.finishNested(frame.text.toString());
       return;
     }
     if (ch === '$') {
@@ -339,16 +366,23 @@ class WordScanner {
       if (value !== undefined) this.deliver(value);
       return;
     }
+    // A run of ordinary characters is taken whole, unless words are split (they look at each character).
+    if (!frame.words) {
+      const quotes = this.lexer.skipProcessQuotes ? '' : `'"`;
+      if (this.takeRun(frame.text, `$<${quotes}${this.lexer.escapeToken}${frame.stop}`)) return;
+    }
     let literal: string | undefined;
     if (ch === '<') literal = this.processPossibleHeredoc();
     else if (!this.lexer.skipProcessQuotes && ch === "'") literal = this.processSingleQuote();
     else if (!this.lexer.skipProcessQuotes && ch === '"') {
       this.next();
-      this.stack.push({ kind: 'quote', rawEscapes: frame.rawEscapes, result: this.lexer.rawQuotes ? '"' : '' });
+      const text = new TextBuilder();
+      if (this.lexer.rawQuotes) text.add('"');
+      this.stack.push({ kind: 'quote', rawEscapes: frame.rawEscapes, text });
       return;
     }
     if (literal !== undefined) {
-      frame.result += literal;
+      frame.text.add(literal);
       frame.words?.addRawString(literal);
       return;
     }
@@ -356,7 +390,7 @@ class WordScanner {
     if (current === this.lexer.escapeToken) {
       if (frame.rawEscapes) {
         frame.words?.addRawChar(current);
-        frame.result += current;
+        frame.text.add(current);
       }
       current = this.next();
       if (current === EOF) return;
@@ -364,7 +398,7 @@ class WordScanner {
     } else {
       frame.words?.addChar(current);
     }
-    frame.result += current;
+    frame.text.add(current);
   }
 
   /** One step inside double quotes: literal except `$` expansions; the escape character only escapes `"`, `$` and itself. */
@@ -373,12 +407,13 @@ class WordScanner {
     if (ahead === EOF) throw new LexFailure('unexpected end of statement while looking for matching double-quote');
     if (ahead === '"') {
       const close = this.next();
-      if (this.lexer.rawQuotes) frame.result += close;
+      if (this.lexer.rawQuotes) frame.text.add(close);
       this.stack.pop();
       // Double quotes only ever open inside a word.
       const word = this.stack[this.stack.length - 1] as WordFrame;
-      this.append(word, frame.result);
-      word.words?.addRawString(frame.result);
+      const quoted = frame.text.toString();
+      this.append(word, quoted);
+      word.words?.addRawString(quoted);
       return;
     }
     if (ahead === '$') {
@@ -387,14 +422,26 @@ class WordScanner {
       return;
     }
     const escape = this.lexer.escapeToken;
+    if (this.takeRun(frame.text, `"$${escape}`)) return;
     let ch = this.next();
     if (ch === escape) {
-      if (frame.rawEscapes) frame.result += ch;
+      if (frame.rawEscapes) frame.text.add(ch);
       const following = this.peek();
       if (following === EOF) return;
       if (following === '"' || following === '$' || following === escape) ch = this.next();
     }
-    frame.result += ch;
+    frame.text.add(ch);
+  }
+
+  /** Adds the characters from the position up to the next of `specials` (or the end) to `text`; false when there are none. */
+  private takeRun(text: TextBuilder, specials: string): boolean {
+    const word = this.word;
+    let end = this.pos;
+    while (end < word.length && !specials.includes(word[end]!)) end++;
+    if (end === this.pos) return false;
+    text.add(word.slice(this.pos, end));
+    this.pos = end;
+    return true;
   }
 
   /** Adds an expansion's value to the word or quote now on top of the stack. */
@@ -406,24 +453,20 @@ class WordScanner {
   }
 
   private append(frame: WordFrame | QuoteFrame, text: string): void {
-    if (frame.result.length + text.length > this.limit) throw new TooLong();
-    frame.result += text;
+    if (frame.text.length + text.length > this.limit) throw new TooLong();
+    frame.text.add(text);
   }
 
   /** Single-quoted text is literal; a single quote cannot be escaped inside. */
   private processSingleQuote(): string {
-    let result = '';
-    const open = this.next();
-    if (this.lexer.rawQuotes) result += open;
-    for (;;) {
-      const ch = this.next();
-      if (ch === EOF) throw new LexFailure('unexpected end of statement while looking for matching single-quote');
-      if (ch === "'") {
-        if (this.lexer.rawQuotes) result += ch;
-        return result;
-      }
-      result += ch;
+    const open = this.pos;
+    const close = this.word.indexOf("'", open + 1);
+    if (close < 0) {
+      this.pos = this.word.length;
+      throw new LexFailure('unexpected end of statement while looking for matching single-quote');
     }
+    this.pos = close + 1;
+    return this.lexer.rawQuotes ? this.word.slice(open, close + 1) : this.word.slice(open + 1, close);
   }
 
   private lookup(name: string): string | undefined {
@@ -482,7 +525,7 @@ class WordScanner {
   }
 
   private openNested(stop: string, rawEscapes: boolean, missing: string): void {
-    this.stack.push({ kind: 'word', stop, rawEscapes, result: '', missing });
+    this.stack.push({ kind: 'word', stop, rawEscapes, text: new TextBuilder(), missing });
   }
 
   /** A nested word ended: the substitution below it takes the word, and completes or reads its next part. */
