@@ -612,6 +612,8 @@ function withPattern<T>(text: string, use: (pattern: ShellPattern) => T): T {
 /** `${V/pattern/replacement}`: the leftmost, longest match (every one with `//`) replaced. */
 function replacePattern(value: string, patternText: string, replacement: string, all: boolean, limit: number): string {
   return withPattern(patternText, (pattern) => {
+    const literal = pattern.literal();
+    if (literal) return replaceLiteral(value, literal, replacement, all, limit);
     const chars = Array.from(value);
     let out = '';
     let copied = 0;
@@ -628,6 +630,14 @@ function replacePattern(value: string, patternText: string, replacement: string,
     }
     return out + chars.slice(copied).join('');
   });
+}
+
+/** Replacement of a pattern without wildcards: found with indexOf, the result's size known before it is built. */
+function replaceLiteral(value: string, literal: string, replacement: string, all: boolean, limit: number): string {
+  let count = 0;
+  for (let at = value.indexOf(literal); at >= 0 && (all || count === 0); at = value.indexOf(literal, at + literal.length)) count++;
+  if (value.length + count * (replacement.length - literal.length) > limit) throw new TooLong();
+  return all ? value.replaceAll(literal, () => replacement) : value.replace(literal, () => replacement);
 }
 
 function trimPrefix(patternText: string, value: string, greedy: boolean): string {

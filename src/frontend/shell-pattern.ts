@@ -36,6 +36,16 @@ export class ShellPattern {
     this.seenAt = new Int32Array(this.items.length + 1);
   }
 
+  /** The text the pattern matches when it has no wildcards, else undefined. */
+  literal(): string | undefined {
+    let text = '';
+    for (const item of this.items) {
+      if (typeof item !== 'object') return undefined;
+      text += item.literal;
+    }
+    return text;
+  }
+
   /**
    * The length (in characters of `chars`) of the shortest or longest prefix of `chars` the pattern
    * matches, or -1. With only lazy or only greedy stars this is the match Go's leftmost-first regexp
