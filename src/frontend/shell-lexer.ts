@@ -101,8 +101,8 @@ export class ShellSyntaxError extends GantryError {
 }
 
 /**
- * The most characters one expanded word may have (or its own length, for a longer word as written, such
- * as a heredoc body). Linux refuses a single argument or environment string over 128 KiB
+ * The most characters one expanded word may have; a word written longer than this (a heredoc body) may
+ * grow by as much again. Linux refuses a single argument or environment string over 128 KiB
  * (MAX_ARG_STRLEN), so 1 MiB is generous; without a limit, a chain of ARGs that each double the
  * previous one exhausts memory within a few dozen lines.
  */
@@ -113,7 +113,7 @@ export class WordTooLongError extends ShellSyntaxError {
   constructor(word: string, limit: number) {
     super(
       word,
-      `the expanded word is longer than ${limit} characters${limit === MAX_WORD_LENGTH ? ' (1 MiB)' : ' (its length as written)'}, the limit for one word`,
+      `the expanded word is longer than ${limit} characters${limit === MAX_WORD_LENGTH ? ' (1 MiB)' : ' (its length as written plus 1 MiB)'}, the limit for one word`,
       'Linux refuses a single argument or environment string over 128 KiB anyway; look for variables that repeat one another (ARG B=$A$A doubles A on every line)',
     );
     this.name = 'WordTooLongError';
@@ -304,7 +304,7 @@ class WordScanner {
     private readonly env: EnvLookup,
     private readonly splitWords: boolean,
   ) {
-    this.limit = Math.max(MAX_WORD_LENGTH, word.length);
+    this.limit = word.length <= MAX_WORD_LENGTH ? MAX_WORD_LENGTH : word.length + MAX_WORD_LENGTH;
   }
 
   /** The code point at the position (a lone surrogate stands alone, as Array.from gives it), or EOF. */
