@@ -93,7 +93,9 @@ const suite: AttackSuite = {
               if (outcome.reply.summary.includes('error')) counts.errors++;
               else counts.successes++;
             } else {
-              findings.push(toFinding(input.description, outcome));
+              const finding = toFinding(input.description, outcome);
+              findings.push(finding);
+              options.log(`finding: ${finding.kind}: ${finding.input}: ${finding.detail}`);
             }
             if (tried % 1000 === 0) options.log(`${tried}/${total} inputs, ${findings.length} findings, ${((Date.now() - started) / 1000).toFixed(0)} s`);
           }

@@ -17,7 +17,8 @@ export interface ParserDirective {
 
 /**
  * BuildKit's `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, with the value written as "up to its last
- * non-space character": the lazy form backtracks quadratically over runs of spaces inside the value.
+ * non-space character that `.` matches": the lazy form backtracks quadratically over runs of spaces
+ * inside the value.
  */
 const DIRECTIVE_RE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.*[^\t\n\f\r \u2028\u2029]|.)[\t\n\f\r ]*$/;
 const DIRECTIVE_NAMES = new Set<string>(['syntax', 'escape', 'check']);

@@ -11,7 +11,7 @@ export function codePointAt(text: string, at: number): string {
 }
 
 /** The code point ending just before `at` (a lone surrogate stands alone). */
-export function codePointBefore(text: string, at: number): string {
+function codePointBefore(text: string, at: number): string {
   const low = text.charCodeAt(at - 1);
   const high = at >= 2 ? text.charCodeAt(at - 2) : 0;
   return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? text.slice(at - 2, at) : text[at - 1]!;
