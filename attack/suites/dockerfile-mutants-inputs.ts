@@ -207,11 +207,18 @@ const splice: Operator = (bytes, { random, other }) => {
   return { bytes: Buffer.concat([bytes.subarray(0, at), other.subarray(from)]), what: `spliced at ${at} with another file from ${from}` };
 };
 
+/**
+ * The most bytes a repetition makes: twice the Dockerfile size limit, so inputs over the limit are
+ * tried too, but not the gigabytes a long line repeated thousands of times would be (more than a
+ * JavaScript string can hold, and refused by the command line before it reads a byte).
+ */
+const MAX_REPEATED_BYTES = 8 * 1024 * 1024;
+
 const repeatLine: Operator = (bytes, { random, scale }) => {
   const lines = splitLines(bytes);
   if (lines.length === 0) return { bytes, what: 'nothing to repeat' };
   const index = random.int(lines.length);
-  const times = 2 + random.int(scale.repeats);
+  const times = Math.min(2 + random.int(scale.repeats), Math.max(2, Math.floor(MAX_REPEATED_BYTES / lines[index]!.length)));
   const repeated = Buffer.concat(Array.from({ length: times }, () => lines[index]!));
   return { bytes: Buffer.concat([...lines.slice(0, index), repeated, ...lines.slice(index + 1)]), what: `line ${index + 1} repeated ${times} times` };
 };

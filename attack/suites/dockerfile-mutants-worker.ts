@@ -127,7 +127,9 @@ if (!isMainThread && parentPort) {
   const port = parentPort;
   port.on('message', (job: Job) => {
     const started = job.kind === 'dockerfile' ? runDockerfile(job) : runIgnore(job);
-    void started.then((steps) => {
+    // An error outside the steps (decoding the input, writing the ignore file) is reported as a step's would be.
+    const settled = started.catch((err: unknown) => [{ outcome: 'input error', problem: `input: ${judgeError(err) ?? String(err)}` }]);
+    void settled.then((steps: Array<StepResult<unknown>>) => {
       const problems = steps.flatMap((s) => (s.problem ? [s.problem] : []));
       const reply: Reply = {
         id: job.id,

@@ -171,6 +171,8 @@ function toFinding(input: string, outcome: Outcome): Finding {
 class Slot {
   private worker?: Worker;
   private nextId = 0;
+  /** Workers being terminated: waited for before the work directory is removed (one may still be writing to it). */
+  private readonly ending: Array<Promise<number>> = [];
 
   private start(): Worker {
     const worker = new Worker(new URL('./dockerfile-mutants-worker.js', import.meta.url), {
@@ -194,7 +196,7 @@ class Slot {
         worker.off('exit', onExit);
         if (replace) {
           this.worker = undefined;
-          void worker.terminate();
+          this.ending.push(worker.terminate());
         }
         resolve(outcome);
       };
@@ -213,7 +215,8 @@ class Slot {
   }
 
   async close(): Promise<void> {
-    await this.worker?.terminate();
+    if (this.worker) this.ending.push(this.worker.terminate());
     this.worker = undefined;
+    await Promise.all(this.ending);
   }
 }

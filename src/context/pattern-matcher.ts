@@ -65,6 +65,30 @@ export class Pattern {
     return this.text;
   }
 
+  /**
+   * Whether the pattern matches `path` or one of its parent directories `parents` (parentPrefixes).
+   * An automaton reads the path once for all the parents that are prefixes of it, rather than once
+   * each (quadratic in the depth of the path).
+   */
+  matchesOrParent(path: string, parents: () => readonly string[]): boolean {
+    if (this.compiled.type === 'regexp') {
+      const dirs = parents();
+      if (dirs.every((dir) => path.startsWith(dir) && path.charCodeAt(dir.length) === 0x2f)) {
+        return this.answer(this.compiled.automaton.matches(path, new Set([...dirs.map((dir) => dir.length), path.length])), path);
+      }
+    }
+    return this.matchesExactly(path) || parents().some((dir) => this.matchesExactly(dir));
+  }
+
+  /** An automaton's answer, or the error for a match it gave up on. */
+  private answer(match: boolean | undefined, path: string): boolean {
+    if (match !== undefined) return match;
+    throw new GantryError(`pattern "${elide(this.text, 200)}" in ${this.origin} is too costly to match against ${elide(path, 200)}`, {
+      hint: 'a pattern this long with this many wildcards is not a real ignore rule; shorten it',
+      location: this.location,
+    });
+  }
+
   /** Whether the pattern matches `path` itself (not its parents). Throws for an uncompilable pattern. */
   matchesExactly(path: string): boolean {
     const compiled = this.compiled;
@@ -76,16 +100,8 @@ export class Pattern {
       case 'suffix':
         // "**/foo" also matches "foo" itself.
         return path.endsWith(compiled.suffix) || (compiled.suffix.startsWith('/') && path === compiled.suffix.slice(1));
-      case 'regexp': {
-        const match = compiled.automaton.matches(path);
-        if (match === undefined) {
-          throw new GantryError(`pattern "${elide(this.text, 200)}" in ${this.origin} is too costly to match against ${elide(path, 200)}`, {
-            hint: 'a pattern this long with this many wildcards is not a real ignore rule; shorten it',
-            location: this.location,
-          });
-        }
-        return match;
-      }
+      case 'regexp':
+        return this.answer(compiled.automaton.matches(path), path);
       case 'invalid':
         throw new GantryError(`invalid pattern "${this.text}" in ${this.origin}: ${compiled.reason}`, {
           hint: 'write character class ranges low to high, e.g. [a-z]',
@@ -189,11 +205,7 @@ export class PatternMatcher {
       let match = parent !== undefined && parent.patternMatched[i] === 1;
       if (!match) {
         if (pattern.exception !== matched) continue;
-        match = pattern.matchesExactly(path);
-        if (!match && parent === undefined) {
-          parentDirs ??= parentPrefixes(path);
-          match = parentDirs.some((dir) => pattern.matchesExactly(dir));
-        }
+        match = parent === undefined ? pattern.matchesOrParent(path, () => (parentDirs ??= parentPrefixes(path))) : pattern.matchesExactly(path);
       }
       if (match) {
         patternMatched[i] = 1;
@@ -230,12 +242,7 @@ export class PatternMatcher {
     let parentDirs: string[] | undefined;
     for (const pattern of this.patterns) {
       if (pattern.exception !== matched) continue;
-      let match = pattern.matchesExactly(path);
-      if (!match) {
-        parentDirs ??= parentPrefixes(path);
-        match = parentDirs.some((dir) => pattern.matchesExactly(dir));
-      }
-      if (match) {
+      if (pattern.matchesOrParent(path, () => (parentDirs ??= parentPrefixes(path)))) {
         matched = !pattern.exception;
         decidedBy = pattern;
       }
@@ -428,7 +435,10 @@ class ProgramBuilder {
  */
 export const MAX_MATCH_STEPS = 1_000_000;
 
-/** Scratch state sets shared by all automata (matching is synchronous), grown as needed. */
+/** Scratch space shared by all automata (matching is synchronous), grown as needed: two state lists, a stack, marks. */
+let current = new Int32Array(64);
+let following = new Int32Array(64);
+let stack = new Int32Array(64);
 let seenAt = new Int32Array(64);
 let generation = 0;
 
@@ -443,65 +453,96 @@ class PathAutomaton {
     private readonly classes: ReadonlyArray<{ ranges: Array<[number, number]>; negated: boolean }>,
   ) {}
 
-  /** Whether the whole `path` matches; undefined when matching it would take more than MAX_MATCH_STEPS. */
-  matches(path: string): boolean | undefined {
-    if (seenAt.length <= this.ops.length) seenAt = new Int32Array(this.ops.length + 1);
-    let states = this.closure([0]);
+  /**
+   * Whether the automaton accepts the first `end` characters of `path` for some `end` in `ends` (the
+   * whole path when `ends` is not given): one reading of a path answers for all its parent directories.
+   * undefined when that would take more than MAX_MATCH_STEPS.
+   */
+  matches(path: string, ends?: ReadonlySet<number>): boolean | undefined {
+    const size = this.ops.length + 1;
+    if (current.length < size) {
+      current = new Int32Array(size);
+      following = new Int32Array(size);
+      // Each state, once reached, pushes at most two more; the seeds are at most one a state.
+      stack = new Int32Array(size * 3);
+      seenAt = new Int32Array(size);
+    }
+    let states = current;
+    let next = following;
+    const start = this.closure(next, [0]);
+    [states, next] = [next, states];
+    let count = start.count;
+    let accepting = start.accepting;
     let steps = 0;
-    for (const ch of path) {
-      const codePoint = ch.codePointAt(0) as number;
-      steps += states.length;
+    for (let pos = 0; ; ) {
+      if (accepting && (ends ? ends.has(pos) : pos === path.length)) return true;
+      if (pos >= path.length || count === 0) return false;
+      const codePoint = path.codePointAt(pos) as number;
+      pos += codePoint > 0xffff ? 2 : 1;
+      steps += count;
       if (steps > MAX_MATCH_STEPS) return undefined;
-      const next: number[] = [];
-      for (const state of states) {
+      const successors: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const state = states[i] as number;
         if (state === this.ops.length) continue;
         const argument = this.args[state] as number;
         switch (this.ops[state] as Op) {
           case Op.One:
-            if (codePoint === argument) next.push(state + 1);
+            if (codePoint === argument) successors.push(state + 1);
             break;
           case Op.OneNotSlash:
-            if (codePoint !== SLASH) next.push(state + 1);
+            if (codePoint !== SLASH) successors.push(state + 1);
             break;
           case Op.Class: {
             const { ranges, negated } = this.classes[argument]!;
-            if (ranges.some(([lo, hi]) => lo <= codePoint && codePoint <= hi) !== negated) next.push(state + 1);
+            if (ranges.some(([lo, hi]) => lo <= codePoint && codePoint <= hi) !== negated) successors.push(state + 1);
             break;
           }
           case Op.ManyNotSlash:
-            if (codePoint !== SLASH) next.push(state);
+            if (codePoint !== SLASH) successors.push(state);
             break;
           case Op.ManyNotNewline:
-            if (codePoint !== NEWLINE) next.push(state);
+            if (codePoint !== NEWLINE) successors.push(state);
             break;
           case Op.SkipTo:
             break;
         }
       }
-      states = this.closure(next);
-      if (states.length === 0) return false;
+      const after = this.closure(next, successors);
+      [states, next] = [next, states];
+      count = after.count;
+      accepting = after.accepting;
     }
-    return states.includes(this.ops.length);
   }
 
-  /** The states reachable from `states` without consuming a character, each once. */
-  private closure(states: number[]): number[] {
+  /** Writes the states reachable from `seeds` without consuming a character into `out`, each once. */
+  private closure(out: Int32Array, seeds: readonly number[]): { count: number; accepting: boolean } {
     if (generation === 0x7fffffff) {
       seenAt.fill(0);
       generation = 0;
     }
     const mark = ++generation;
-    const out: number[] = [];
-    while (states.length > 0) {
-      const state = states.pop() as number;
+    let count = 0;
+    let accepting = false;
+    let top = 0;
+    for (let i = seeds.length - 1; i >= 0; i--) stack[top++] = seeds[i] as number;
+    while (top > 0) {
+      const state = stack[--top] as number;
       if (seenAt[state] === mark) continue;
       seenAt[state] = mark;
-      out.push(state);
-      if (state === this.ops.length) continue;
+      out[count++] = state;
+      if (state === this.ops.length) {
+        accepting = true;
+        continue;
+      }
       const op = this.ops[state] as Op;
-      if (op === Op.SkipTo) states.push(state + 1, this.args[state] as number);
-      else if (op === Op.ManyNotSlash || op === Op.ManyNotNewline) states.push(state + 1);
+      if (op === Op.SkipTo) {
+        stack[top++] = this.args[state] as number;
+        stack[top++] = state + 1;
+      } else if (op === Op.ManyNotSlash || op === Op.ManyNotNewline) {
+        stack[top++] = state + 1;
+      }
     }
-    return out;
+    return { count, accepting };
   }
 }

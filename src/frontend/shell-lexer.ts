@@ -259,7 +259,9 @@ interface QuoteFrame {
 
 /**
  * Text gathered a piece at a time and joined once: adding to a string one character at a time builds
- * a chain of millions of string nodes for a heredoc of a few megabytes.
+ * a chain of millions of string nodes for a heredoc of a few megabytes. A few pieces (a nested word
+ * between its quotes, say) are concatenated instead, which the engine does without copying: joining
+ * would copy the inner text again at every level of `${A:-"${A:-"..."}"}`, quadratic in the depth.
  */
 class TextBuilder {
   private readonly parts: string[] = [];
@@ -271,7 +273,10 @@ class TextBuilder {
   }
 
   toString(): string {
-    return this.parts.join('');
+    if (this.parts.length > 4) return this.parts.join('');
+    let text = '';
+    for (const part of this.parts) text += part;
+    return text;
   }
 }
 
