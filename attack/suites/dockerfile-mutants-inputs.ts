@@ -208,7 +208,7 @@ const splice: Operator = (bytes, { random, other }) => {
 };
 
 /**
- * The most bytes a repetition makes: twice the Dockerfile size limit, so inputs over the limit are
+ * The most bytes a repetition makes: more than the Dockerfile size limit, so inputs over the limit are
  * tried too, but not the gigabytes a long line repeated thousands of times would be (more than a
  * JavaScript string can hold, and refused by the command line before it reads a byte).
  */

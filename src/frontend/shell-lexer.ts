@@ -238,7 +238,7 @@ class WordCollector {
  */
 type Frame = WordFrame | QuoteFrame | SubstitutionFrame;
 
-/** The whole word, or a nested one inside `${...}` that ends at `stop`. */
+/** The whole word, or (as part of a SubstitutionFrame) a nested one inside `${...}` that ends at `stop`. */
 interface WordFrame {
   kind: 'word';
   stop: string;
@@ -246,8 +246,6 @@ interface WordFrame {
   text: TextBuilder;
   /** The words of the outermost word, when they are asked for; nested words are never split. */
   words?: WordCollector;
-  /** For a nested word: the error when the input ends inside it. */
-  missing?: string;
 }
 
 /** Inside double quotes. */
@@ -264,15 +262,20 @@ interface QuoteFrame {
  * would copy the inner text again at every level of `${A:-"${A:-"..."}"}`, quadratic in the depth.
  */
 class TextBuilder {
-  private readonly parts: string[] = [];
+  /** The text while it is one piece; the list is made for the second (a deep nesting has a builder a level). */
+  private first = '';
+  private parts?: string[];
   length = 0;
 
   add(text: string): void {
-    this.parts.push(text);
+    if (this.parts) this.parts.push(text);
+    else if (this.length === 0) this.first = text;
+    else this.parts = [this.first, text];
     this.length += text.length;
   }
 
   toString(): string {
+    if (!this.parts) return this.first;
     if (this.parts.length > 4) return this.parts.join('');
     let text = '';
     for (const part of this.parts) text += part;
@@ -280,9 +283,14 @@ class TextBuilder {
   }
 }
 
-/** A `${name<modifier>...}` whose word (or, for `/`, pattern and then replacement) is being read. */
-interface SubstitutionFrame {
+/**
+ * A `${name<modifier>word}` while its word (for `/`, its pattern and then its replacement) is read: one
+ * frame a level, since a deep nesting holds one for every level.
+ */
+interface SubstitutionFrame extends Omit<WordFrame, 'kind'> {
   kind: 'substitution';
+  /** The error when the input ends inside the word. */
+  missing: string;
   name: string;
   modifier: string;
   modifierText: string;
@@ -337,14 +345,13 @@ class WordScanner {
     try {
       while (this.stack.length > 0) {
         const frame = this.stack[this.stack.length - 1]!;
-        if (frame.kind === 'word') this.stepWord(frame);
-        else if (frame.kind === 'quote') this.stepQuote(frame);
-        else throw new Error('a substitution frame is never on top of the scanner stack');
+        if (frame.kind === 'quote') this.stepQuote(frame);
+        else this.stepWord(frame);
       }
     } catch (err) {
       // As in BuildKit, an error at the end of input inside ${...} is the outermost one's missing '}'.
       if (err instanceof LexFailure && this.peek() === EOF) {
-        const nested = this.stack.find((f): f is WordFrame => f.kind === 'word' && f.missing !== undefined);
+        const nested = this.stack.find((f): f is SubstitutionFrame => f.kind === 'substitution');
         if (nested) throw new LexFailure(nested.missing);
       }
       throw err;
@@ -353,17 +360,16 @@ class WordScanner {
   }
 
   /** One step of a word: a character, a quote, a `$` or a heredoc `<<`, or its end. */
-  private stepWord(frame: WordFrame): void {
+  private stepWord(frame: WordFrame | SubstitutionFrame): void {
     const ch = this.peek();
     if (ch === EOF) {
       if (frame.stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${frame.stop}`);
       this.stack.pop();
       return;
     }
-    if (frame.stop !== EOF && ch === frame.stop) {
+    if (frame.kind === 'substitution' && ch === frame.stop) {
       this.next();
-      this.stack.pop();
-      this.finishNested(frame.text.toString());
+      this.finishNested(frame);
       return;
     }
     if (ch === '$') {
@@ -415,7 +421,7 @@ class WordScanner {
       if (this.lexer.rawQuotes) frame.text.add(close);
       this.stack.pop();
       // Double quotes only ever open inside a word.
-      const word = this.stack[this.stack.length - 1] as WordFrame;
+      const word = this.stack[this.stack.length - 1] as WordFrame | SubstitutionFrame;
       const quoted = frame.text.toString();
       this.append(word, quoted);
       word.words?.addRawString(quoted);
@@ -452,12 +458,11 @@ class WordScanner {
   /** Adds an expansion's value to the word or quote now on top of the stack. */
   private deliver(value: string): void {
     const frame = this.stack[this.stack.length - 1]!;
-    if (frame.kind === 'substitution') throw new Error('a value is never delivered to a substitution frame');
     this.append(frame, value);
-    if (frame.kind === 'word') frame.words?.addString(value);
+    if (frame.kind !== 'quote') frame.words?.addString(value);
   }
 
-  private append(frame: WordFrame | QuoteFrame, text: string): void {
+  private append(frame: Frame, text: string): void {
     if (frame.text.length + text.length > this.limit) throw new TooLong();
     frame.text.add(text);
   }
@@ -483,7 +488,7 @@ class WordScanner {
 
   /**
    * `$name`, `${name}` or the start of `${name<modifier>word}`. Returns the value, or undefined when a
-   * nested word was opened (its substitution completes in finishNested).
+   * substitution's word was opened (it completes in finishNested).
    */
   private processDollar(): string | undefined {
     this.next();
@@ -509,8 +514,7 @@ class WordScanner {
     if (modifier === '/') {
       const replaceAll = this.peek() === '/';
       if (replaceAll) this.next();
-      this.stack.push({ kind: 'substitution', name, modifier, modifierText, nullIsUnset: false, replaceAll });
-      this.openNested('/', true, "syntax error: missing '/' in ${}");
+      this.openSubstitution({ name, modifier, modifierText, nullIsUnset: false, replaceAll }, '/', true, "syntax error: missing '/' in ${}");
       return undefined;
     }
     let nullIsUnset = false;
@@ -523,23 +527,28 @@ class WordScanner {
     }
     const patternModifier = modifier === '#' || modifier === '%';
     if (nullIsUnset && patternModifier) throw new LexFailure(`unsupported modifier (${modifierText}) in substitution`);
-    this.stack.push({ kind: 'substitution', name, modifier, modifierText, nullIsUnset, replaceAll: false });
     // A pattern keeps its escapes: they decide whether `*` and `?` are literal.
-    this.openNested('}', patternModifier, MISSING_BRACE);
+    this.openSubstitution({ name, modifier, modifierText, nullIsUnset, replaceAll: false }, '}', patternModifier, MISSING_BRACE);
     return undefined;
   }
 
-  private openNested(stop: string, rawEscapes: boolean, missing: string): void {
-    this.stack.push({ kind: 'word', stop, rawEscapes, text: new TextBuilder(), missing });
+  private openSubstitution(
+    what: Pick<SubstitutionFrame, 'name' | 'modifier' | 'modifierText' | 'nullIsUnset' | 'replaceAll'>,
+    stop: string,
+    rawEscapes: boolean,
+    missing: string,
+  ): void {
+    this.stack.push({ kind: 'substitution', ...what, stop, rawEscapes, text: new TextBuilder(), missing });
   }
 
-  /** A nested word ended: the substitution below it takes the word, and completes or reads its next part. */
-  private finishNested(word: string): void {
-    const frame = this.stack[this.stack.length - 1];
-    if (frame?.kind !== 'substitution') throw new Error('a nested word always belongs to a substitution');
+  /** A substitution's word ended: it completes, or (a `/` pattern) its replacement is read next. */
+  private finishNested(frame: SubstitutionFrame): void {
+    const word = frame.text.toString();
     if (frame.modifier === '/' && frame.pattern === undefined) {
       frame.pattern = word;
-      this.openNested('}', true, MISSING_BRACE);
+      frame.text = new TextBuilder();
+      frame.stop = '}';
+      frame.missing = MISSING_BRACE;
       return;
     }
     this.stack.pop();

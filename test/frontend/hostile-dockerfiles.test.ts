@@ -119,7 +119,7 @@ test('a Dockerfile over the size limit is refused with its size and the limit', 
     () => parseDockerfile(text, 'ci/Dockerfile'),
     (err: unknown) =>
       err instanceof GantryError &&
-      err.message === `the Dockerfile is ${Buffer.byteLength(text)} bytes, more than the limit of ${MAX_DOCKERFILE_BYTES} bytes (4 MiB)` &&
+      err.message === `the Dockerfile is ${Buffer.byteLength(text)} bytes, more than the limit of ${MAX_DOCKERFILE_BYTES} bytes (3 MiB)` &&
       err.location?.file === 'ci/Dockerfile' &&
       err.location.line === 1 &&
       Boolean(err.hint),
@@ -136,10 +136,10 @@ test('the command line refuses an oversized Dockerfile before reading it, and st
     await handle.close();
     const fromFile = await runGantry(join(dir.path, 'root'), ['build', '--check', '-f', file, dir.path]);
     assert.equal(fromFile.code, 1);
-    assert.match(fromFile.stderr, /^error: .*Dockerfile\.big:1:1: the Dockerfile is 33554432 bytes, more than the limit of 4194304 bytes \(4 MiB\)\nhint: /);
+    assert.match(fromFile.stderr, /^error: .*Dockerfile\.big:1:1: the Dockerfile is 33554432 bytes, more than the limit of 3145728 bytes \(3 MiB\)\nhint: /);
     const fromStdin = await runGantry(join(dir.path, 'root'), ['build', '--check', '-f', '-', dir.path], { input: `FROM scratch\n${'#'.repeat(5 * 1024 * 1024)}\n` });
     assert.equal(fromStdin.code, 1);
-    assert.match(fromStdin.stderr, /^error: Dockerfile:1:1: the Dockerfile is larger than the limit of 4194304 bytes \(4 MiB\)\n/);
+    assert.match(fromStdin.stderr, /^error: Dockerfile:1:1: the Dockerfile is larger than the limit of 3145728 bytes \(3 MiB\)\n/);
   } finally {
     await dir.cleanup();
   }
