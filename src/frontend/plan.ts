@@ -15,9 +15,10 @@ import { parseDockerfile, type ParsedDockerfile } from './parser.js';
 import type { BuildPlan, CheckWarning, PlannedStage, PlanOptions, ResolvedImage, StepInput } from './plan-types.js';
 import { normalizePath } from './paths.js';
 import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/platform.js';
+import { PlanSize } from './plan-size.js';
 import { parseCsvFields } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type ExpansionResult } from './shell-lexer.js';
-import type { DockerfileSource } from './source.js';
+import { expansionError, withLocation, type DockerfileSource } from './source.js';
 import { cloneConfig, setConfigEnv, snapshotConfig, StageState, type StageCommand } from './stage-state.js';
 import { suggest } from './suggest.js';
 
@@ -248,7 +249,7 @@ class Planner {
           try {
             value = this.lexer.processWord(arg.value, args);
           } catch (err) {
-            if (err instanceof ShellSyntaxError) throw this.source.error(err.message, command.line);
+            if (err instanceof ShellSyntaxError) throw expansionError(err, this.source, command.line, command.keyword);
             throw err;
           }
         }
@@ -276,7 +277,7 @@ class Planner {
     try {
       result = this.lexer.expand(word, this.globalArgs);
     } catch (err) {
-      if (err instanceof ShellSyntaxError) throw this.source.error(err.message, stage.line);
+      if (err instanceof ShellSyntaxError) throw expansionError(err, this.source, stage.line, stage.keyword);
       throw err;
     }
     for (const name of result.unmatched) {
@@ -614,6 +615,7 @@ class Planner {
       cacheNamespace: this.options.buildArgs['BUILDKIT_CACHE_MOUNT_NS'] ?? '',
       stageInput: (state, line, what) => this.stageInput(state, line, what),
       declaredArgs: this.declaredArgs,
+      planSize: new PlanSize(),
     };
     for (const state of this.states) {
       if (!state.definition || state.dispatched) continue;
@@ -622,6 +624,11 @@ class Planner {
       state.dispatched = true;
       state.platform ??= this.targetPlatform;
       this.initializeFromBase(state);
+      try {
+        ctx.planSize.addStage(state.config, state.config.Env ?? []);
+      } catch (err) {
+        throw withLocation(err, this.source, state.definition.line, state.definition.keyword);
+      }
       for (const command of state.commands) dispatchCommand(state, command, ctx);
     }
   }
@@ -629,7 +636,7 @@ class Planner {
   /** PATH, variables, working directory and user from the base, before the first instruction. */
   private initializeFromBase(state: StageState): void {
     const config: ContainerConfig = state.config;
-    if (!(config.Env ?? []).some((entry) => entry.split('=')[0] === 'PATH')) setConfigEnv(config, 'PATH', DEFAULT_PATH);
+    if (!(config.Env ?? []).some((entry) => entry.split('=')[0] === 'PATH')) setConfigEnv(config, [['PATH', DEFAULT_PATH]]);
     for (const entry of config.Env ?? []) {
       const eq = entry.indexOf('=');
       state.env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
@@ -640,7 +647,7 @@ class Planner {
       state.workdir = workdir;
     }
     if (config.User) state.user = config.User;
-    state.baseConfig = snapshotConfig(config);
+    state.baseConfig = snapshotConfig(config, state.snapshots);
   }
 
   private stageInput(state: StageState, line: number, what: string): StepInput {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { checkDockerfile } from '../../frontend/index.js';
+import { checkDockerfile, dockerfileTooLarge, MAX_DOCKERFILE_BYTES } from '../../frontend/index.js';
 import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/platform.js';
 import { normalizeReference } from '../../image/reference.js';
 import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
@@ -183,17 +183,44 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function readDockerfile(contextDir: string, file: string | undefined): Promise<{ path: string; displayName: string; text: string }> {
   if (file === '-') {
-    let text = '';
-    for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
-    return { path: join(contextDir, 'Dockerfile'), displayName: 'Dockerfile', text };
+    // Bytes are gathered and decoded once, so a character split between chunks survives; reading stops past the limit.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge('Dockerfile');
+      chunks.push(chunk as Buffer);
+    }
+    return { path: join(contextDir, 'Dockerfile'), displayName: 'Dockerfile', text: Buffer.concat(chunks).toString('utf8') };
   }
   const path = file ? resolve(file) : join(contextDir, 'Dockerfile');
+  const rel = relative(process.cwd(), path);
+  const displayName = file ?? (rel.startsWith('..') || isAbsolute(rel) ? path : rel);
+  const unreadable = () =>
+    new GantryError(`cannot read Dockerfile ${path}`, { hint: file ? 'check the -f path' : `put a Dockerfile in ${contextDir} or name one with -f` });
+  // The size is checked before anything is read; the read itself stops past the limit too (a FIFO, a device, a growing file).
+  const stats = await stat(path).catch(() => undefined);
+  if (!stats) throw unreadable();
+  if (stats.size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(displayName, stats.size);
+  let handle: FileHandle | undefined;
   try {
-    const text = await readFile(path, 'utf8');
-    const rel = relative(process.cwd(), path);
-    return { path, displayName: file ?? (rel.startsWith('..') || isAbsolute(rel) ? path : rel), text };
-  } catch {
-    throw new GantryError(`cannot read Dockerfile ${path}`, { hint: file ? 'check the -f path' : `put a Dockerfile in ${contextDir} or name one with -f` });
+    handle = await open(path, 'r');
+    const buffer = Buffer.alloc(Math.min(MAX_DOCKERFILE_BYTES + 1, Math.max(stats.size + 1, 64 * 1024)));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(displayName);
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+    }
+    return { path, displayName, text: Buffer.concat(chunks).toString('utf8') };
+  } catch (err) {
+    if (err instanceof GantryError) throw err;
+    throw unreadable();
+  } finally {
+    await handle?.close();
   }
 }
 
