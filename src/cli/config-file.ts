@@ -11,8 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ENTITLEMENTS, isEntitlement, type Entitlement } from '../solver/entitlements.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { ENTITLEMENTS, isEntitlement, type Entitlement } from '../app/index.js';
+import { errnoCode, GantryError } from '../util/index.js';
 
 export interface GantryConfig {
   /** Where it was looked for, for messages. */

@@ -3,8 +3,8 @@
  * unknown name is an error), the config file's "entitlements", and `--network host`, which is itself
  * the grant for network.host, as in buildx (build/build.go adds EntitlementNetworkHost for it).
  */
-import { ENTITLEMENTS, isEntitlement, type Entitlement } from '../solver/entitlements.js';
-import { GantryError } from '../util/errors.js';
+import { ENTITLEMENTS, isEntitlement, type Entitlement } from '../app/index.js';
+import { GantryError } from '../util/index.js';
 import type { GantryConfig } from './config-file.js';
 
 export function grantedEntitlements(allow: string[], network: string, config: Pick<GantryConfig, 'entitlements'>): Set<Entitlement> {

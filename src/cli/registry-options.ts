@@ -1,11 +1,10 @@
 /**
  * Registry settings for commands that talk to registries: --insecure-registry flags plus the user's
  * gantry config file (insecureRegistries, registryMirrors; see config-file.ts). Progress goes to
- * stderr, one line per finished transfer. The registry client is loaded on first use, so commands that
- * never reach a registry do not pay for its HTTP stack at start-up.
+ * stderr, one line per finished transfer.
  */
-import type { RegistryOptions, RegistryProgressEvent } from '../registry/index.js';
-import { shortDigest } from '../util/digest.js';
+import type { RegistryOptions, RegistryProgressEvent } from '../app/index.js';
+import { shortDigest } from '../util/index.js';
 import { readGantryConfig } from './config-file.js';
 import { humanSize } from './context.js';
 
@@ -32,15 +31,4 @@ function describe(event: RegistryProgressEvent, log: (line: string) => void): vo
       log(`retrying ${event.what} in ${(event.delayMs / 1000).toFixed(1)}s (attempt ${event.attempt}): ${event.reason}`);
       break;
   }
-}
-
-let loaded: Promise<typeof import('../registry/index.js')> | undefined;
-
-export function loadRegistry(): Promise<typeof import('../registry/index.js')> {
-  return (loaded ??= import('../registry/index.js'));
-}
-
-/** Closes the registry connections of `options` if the registry client was ever loaded. */
-export async function closeRegistrySessionIfLoaded(options: RegistryOptions): Promise<void> {
-  if (loaded) await (await loaded).closeRegistrySession(options);
 }

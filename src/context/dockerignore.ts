@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, isAbsolute } from 'node:path';
-import { GantryError, errnoCode, type SourceLocation } from '../util/errors.js';
+import { GantryError, errnoCode, type SourceLocation } from '../util/index.js';
 import { cleanPath } from './go-path.js';
 import { PatternMatcher, goTrimSpace } from './pattern-matcher.js';
 import { resolveInRoot } from './root-fs.js';

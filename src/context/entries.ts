@@ -6,7 +6,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { readlinkSync } from 'node:fs';
-import { digestHex, sha256, type Digest } from '../util/digest.js';
+import { digestHex, sha256, type Digest } from '../util/index.js';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'fifo' | 'char-device' | 'block-device';
 

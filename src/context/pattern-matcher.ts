@@ -16,7 +16,7 @@
  * range written backwards ("[z-a]") passes validation but cannot compile, so every match against it
  * fails, as in Docker.
  */
-import { elide, GantryError, type SourceLocation } from '../util/errors.js';
+import { elide, GantryError, type SourceLocation } from '../util/index.js';
 import { cleanPath, dirPath } from './go-path.js';
 import { GlobSyntaxError, validateGlob } from './glob.js';
 

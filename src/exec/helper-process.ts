@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { errnoCode, GantryError } from '../util/index.js';
 
 /**
  * Resolves on the first data on `ready`; rejects when the helper cannot start or exits first. The

@@ -12,8 +12,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { GantryError } from '../util/errors.js';
-import { findExecutable } from '../util/run-tool.js';
+import { GantryError } from '../util/index.js';
+import { findExecutable } from '../util/index.js';
 import { stopHelper, waitUntilReady } from './helper-process.js';
 import type { NetworkAttachment } from './spec.js';
 

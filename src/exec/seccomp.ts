@@ -8,7 +8,7 @@
  * `seccompProfile` turns it into the runtime spec's `linux.seccomp` for one capability set.
  */
 import { release } from 'node:os';
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 
 /** Host architectures the policy covers, by their OCI names. */
 export type HostArch = 'amd64' | 'arm64';

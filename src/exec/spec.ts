@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { seccompProfile } from './seccomp.js';
-import { DEFAULT_PATH } from '../image/types.js';
+import { DEFAULT_PATH } from '../image/index.js';
 
 export interface SpecMount {
   destination: string;

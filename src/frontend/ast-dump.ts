@@ -2,7 +2,7 @@
  * The parsed Dockerfile as BuildKit's `Node.Dump()` prints it (one s-expression per instruction,
  * Go-quoted), for `gantry debug dockerfile-ast` and for comparing against BuildKit's parser tests.
  */
-import { goQuote, goQuoteList } from '../util/go-text.js';
+import { goQuote, goQuoteList } from '../util/index.js';
 import { parseDockerfile, type InstructionNode } from './parser.js';
 
 /** Throws a GantryError with location when the Dockerfile does not parse. */

@@ -3,7 +3,7 @@
  * (`skip=A,B;error=true;experimental=C`) shared by the directive, `--check` options and per-instruction
  * `# check=` comments.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import { trimGoSpaceLeft } from './go-space.js';
 
 export type DirectiveName = 'syntax' | 'escape' | 'check';

@@ -3,7 +3,7 @@
  * string into an array of characters first, which on a multi-megabyte instruction or heredoc costs
  * hundreds of megabytes; these look only at the white space they remove.
  */
-import { isGoSpace } from '../util/go-text.js';
+import { isGoSpace } from '../util/index.js';
 
 /** The code point starting at `at` (a lone surrogate stands alone). */
 export function codePointAt(text: string, at: number): string {

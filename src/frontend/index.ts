@@ -28,7 +28,7 @@ export {
   type ShellDependentCommand,
 } from './instructions.js';
 export { Rules as CheckRules, type CheckRule } from './checks.js';
-export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/platform.js';
+export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/index.js';
 export { MAX_PLAN_SIZE } from './plan-size.js';
 export { MAX_DOCKERFILE_BYTES, dockerfileTooLarge } from './source.js';
 export type * from './plan-types.js';

@@ -6,8 +6,8 @@
  * environment) plus a nominal size for each list or map entry the step copies; parts shared with the
  * previous step cost nothing.
  */
-import { GantryError } from '../util/errors.js';
-import type { ContainerConfig } from '../image/types.js';
+import { GantryError } from '../util/index.js';
+import type { ContainerConfig } from '../image/index.js';
 import type { PlannedStep } from './plan-types.js';
 
 /** The most a plan may hold, in characters (a real Dockerfile's plan is a few hundred kilobytes). */

@@ -2,7 +2,7 @@
  * The Dockerfile text as lines, so that every error can point at the file, line and column it is
  * about and quote the line, and the limits on its size.
  */
-import { GantryError, type SourceLocation } from '../util/errors.js';
+import { GantryError, type SourceLocation } from '../util/index.js';
 import { WordTooLongError, type ShellSyntaxError } from './shell-lexer.js';
 
 /**

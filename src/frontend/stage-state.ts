@@ -3,7 +3,7 @@
  * state the instructions evolve (image config, variables, working directory, user, declared args),
  * mirroring BuildKit's dispatch state.
  */
-import type { ContainerConfig, HealthConfig, Platform } from '../image/types.js';
+import type { ContainerConfig, HealthConfig, Platform } from '../image/index.js';
 import type { Instruction, StageDefinition } from './instructions.js';
 import type { PlannedStep, ResolvedImage } from './plan-types.js';
 import { EnvList, splitKeyValue } from './shell-lexer.js';

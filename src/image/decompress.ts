@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { Readable, pipeline as pipelineCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { GantryError, errnoCode, isGantryError } from '../util/errors.js';
+import { GantryError, errnoCode, isGantryError } from '../util/index.js';
 import type { ByteSource } from './compress.js';
 
 export type DetectedCompression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';

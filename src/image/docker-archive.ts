@@ -14,8 +14,8 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
-import { GantryError, isGantryError } from '../util/errors.js';
-import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
+import { GantryError, isGantryError } from '../util/index.js';
+import { digestHex, hashToDigest, sha256, type Digest } from '../util/index.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';

@@ -1,5 +1,5 @@
 /** OCI image-spec documents and media types (image-spec v1.1), plus Docker schema2 equivalents. */
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 
 export const MediaType = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

@@ -4,8 +4,8 @@
  * `--network host`); security.insecure: `RUN --security=insecure` (every capability, no seccomp filter).
  * The check covers every step of every stage the build needs, on every platform, before anything runs.
  */
-import type { BuildPlan, RunStep } from '../frontend/plan-types.js';
-import { GantryError } from '../util/errors.js';
+import type { BuildPlan, RunStep } from '../frontend/index.js';
+import { GantryError } from '../util/index.js';
 import { runNetwork, type NetworkMode } from './exec-context.js';
 
 export const ENTITLEMENTS = ['network.host', 'security.insecure'] as const;

@@ -5,15 +5,15 @@
  */
 import { Writable } from 'node:stream';
 import { compressLayer, createLayerTar, decompressLayer } from '../image/index.js';
-import { changeEntries, unpackLayer } from '../snapshot/layer-codec.js';
-import { openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/snapshotter.js';
-import type { Store } from '../store/store.js';
-import type { Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
-import { chainIdOf } from '../image/chain-id.js';
-import type { LayerRecord } from '../store/cache-records.js';
-import type { StoredImage } from '../store/images.js';
-import { imageLayers } from '../image/graph.js';
+import { changeEntries, unpackLayer } from '../snapshot/index.js';
+import { openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/index.js';
+import type { Store } from '../store/index.js';
+import type { Digest } from '../util/index.js';
+import { GantryError } from '../util/index.js';
+import { chainIdOf } from '../image/index.js';
+import type { LayerRecord } from '../store/index.js';
+import type { StoredImage } from '../store/index.js';
+import { imageLayers } from '../image/index.js';
 
 export interface LayerStoreOptions {
   /** Clamp file mtimes in new layers to this (seconds since the epoch). */

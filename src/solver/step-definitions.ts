@@ -5,16 +5,16 @@
  */
 import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/plan-types.js';
-import { formatPlatform } from '../image/platform.js';
-import { resolveOwner } from '../exec/users.js';
-import type { StepProgress } from '../progress/events.js';
-import { sha256, type Digest } from '../util/digest.js';
-import { canonicalJson } from '../util/canonical-json.js';
-import { resolveInRoot } from '../util/scoped-path.js';
-import type { SnapshotView } from '../snapshot/snapshotter.js';
+import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/index.js';
+import { formatPlatform } from '../image/index.js';
+import { resolveOwner } from '../exec/index.js';
+import type { StepProgress } from '../progress/index.js';
+import { sha256, type Digest } from '../util/index.js';
+import { canonicalJson } from '../util/index.js';
+import { resolveInRoot } from '../util/index.js';
+import type { SnapshotView } from '../snapshot/index.js';
 import { stepKey } from './cache-key.js';
-import type { LayerRecord, StepInputs } from '../store/cache-records.js';
+import type { LayerRecord, StepInputs } from '../store/index.js';
 import { runNetwork, type ExecContext } from './exec-context.js';
 import { applyCopy, mkdirAllInRoot, type Ownership } from './ops/copy-apply.js';
 import { parseChmod, planCopy, type SelectedSource } from './ops/copy-plan.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadArchive } from '../../src/image/archive-store.js';
+import { loadArchive } from '../../src/app/archives.js';
 import { MediaType, type Descriptor } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { sha256 } from '../../src/util/digest.js';

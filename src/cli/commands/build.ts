@@ -1,24 +1,14 @@
 import { Option, type Command } from 'commander';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { checkDockerfile, dockerfileTooLarge, MAX_DOCKERFILE_BYTES } from '../../frontend/index.js';
-import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/platform.js';
-import { normalizeReference } from '../../image/reference.js';
-import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
-import { Progress } from '../../progress/events.js';
-import { build } from '../../solver/build.js';
-import { BaseImages, type RemoteResolver } from '../../solver/base-images.js';
-import type { RegistryOptions } from '../../registry/index.js';
-import { parseOutputSpec } from '../../solver/outputs.js';
-import { parseCacheSpec } from '../../solver/cache-transfer.js';
-import type { SecretSource } from '../../solver/exec-context.js';
-import { readImage } from '../../store/images.js';
-import { GantryError } from '../../util/errors.js';
-import { collect, formatTable, type CliContext } from '../context.js';
-import { closeRegistrySessionIfLoaded, loadRegistry, registryOptions } from '../registry-options.js';
+import { buildImage, checkBuild, dockerfileTooLarge, MAX_DOCKERFILE_BYTES, parseCacheSpec, parseOutputSpec, type SecretSource, type StepReport } from '../../app/index.js';
+import { formatPlatform, hostPlatform, normalizeReference, parsePlatformFlag } from '../../image/index.js';
+import { createProgressSink, Progress, type ProgressMode } from '../../progress/index.js';
+import { GantryError, parseKeyValueList, splitKeyValue } from '../../util/index.js';
 import { readGantryConfig } from '../config-file.js';
+import { collect, formatTable, type CliContext } from '../context.js';
 import { grantedEntitlements } from '../entitlement-flags.js';
-import { splitKeyValue } from './registry.js';
+import { registryOptions } from '../registry-options.js';
 
 interface BuildFlags {
   file?: string;
@@ -75,7 +65,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--cache-to <spec>', 'export build cache: type=local,dest=DIR or type=registry,ref=REF [,mode=min|max]')
     .option('--insecure-registry <host>', 'allow plain HTTP or an untrusted certificate for this registry (repeatable)', collect, [])
     .action(async (contextArg: string, flags: BuildFlags) => {
-      const store = await ctx.openStore();
       const contextDir = resolve(contextArg);
       const contextStat = await stat(contextDir).catch(() => undefined);
       if (!contextStat?.isDirectory()) {
@@ -84,34 +73,14 @@ export function register(program: Command, ctx: CliContext): void {
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
       const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatformFlag(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
-      const platform = platforms[0];
       const sourceDateEpoch = parseEpoch(buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
 
       if (flags.check) {
-        // Base images are resolved as a build would (local store, then registry) so that checks using
-        // their config run; one that cannot be resolved is reported and the other checks still run.
-        const checkRegistry = registryOptions(flags.insecureRegistry);
-        const baseImages = new BaseImages(store, { pull: false, resolveRemote: remoteResolver(checkRegistry), progress: new Progress(createProgressSink('quiet')) });
-        const unresolved: string[] = [];
-        const result = await checkDockerfile(dockerfile.text, {
-          file: dockerfile.displayName,
-          buildArgs,
-          target: flags.target,
-          targetPlatform: platform,
-          buildPlatform: hostPlatform(),
-          resolveImage: async (ref, wanted) => {
-            try {
-              return await baseImages.resolve(ref, wanted);
-            } catch (err) {
-              unresolved.push(`${ref}: ${(err as Error).message.split('\n')[0]}`);
-              return { ref, digest: '', platform: wanted, config: {} };
-            }
-          },
-        }).finally(() => closeRegistrySessionIfLoaded(checkRegistry));
+        const result = await checkBuild(ctx.store(), { dockerfile, buildArgs, target: flags.target, platforms, registry: registryOptions(flags.insecureRegistry) });
         for (const w of result.warnings) {
           ctx.out(`${w.level === 'error' ? 'ERROR' : 'WARNING'}: ${w.rule} - ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.detail}\n  ${w.url}\n`);
         }
-        for (const note of unresolved) ctx.out(`NOTE: base image ${note} (checks that read its config were skipped)\n`);
+        for (const note of result.unresolved) ctx.out(`NOTE: base image ${note} (checks that read its config were skipped)\n`);
         if (result.error) throw result.error;
         ctx.out(result.warnings.length === 0 ? 'Check complete, no warnings found.\n' : `Check complete, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'} found.\n`);
         if (result.failed) process.exitCode = 1;
@@ -128,17 +97,13 @@ export function register(program: Command, ctx: CliContext): void {
       const network = flags.network;
       const entitlements = grantedEntitlements(flags.allow, network, readGantryConfig());
       const tags = flags.tag.map(normalizeReference);
-      if (flags.push && tags.length === 0) throw new GantryError('--push needs at least one -t name to push to');
       const progress = new Progress(createProgressSink(progressMode));
-      const registry = registryOptions(flags.insecureRegistry, (line) => progress.info(line));
-      const resolveRemote = remoteResolver(registry);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const result = await build({
-          store,
+        const result = await buildImage(ctx.store(), {
           contextDir,
           dockerfile,
           buildArgs,
@@ -155,18 +120,14 @@ export function register(program: Command, ctx: CliContext): void {
           sshAgents: parseSsh(flags.ssh),
           sourceDateEpoch,
           progress,
-          resolveRemote,
           tags,
           outputs: flags.output.map(parseOutputSpec),
           cacheFrom: flags.cacheFrom.map((spec) => parseCacheSpec(spec, '--cache-from')),
           cacheTo: flags.cacheTo ? parseCacheSpec(flags.cacheTo, '--cache-to') : undefined,
-          registry,
+          push: flags.push ?? false,
+          registry: registryOptions(flags.insecureRegistry, (line) => progress.info(line)),
           signal: abort.signal,
         });
-        if (flags.push) {
-          const { pushImage } = await loadRegistry();
-          for (const tag of tags) await pushImage(store, tag, tag, registry);
-        }
         progress.close();
         if (flags.explain) ctx.err(explainTable(result.report));
         ctx.out(flags.quiet ? `${result.descriptor.digest}\n` : '');
@@ -176,7 +137,6 @@ export function register(program: Command, ctx: CliContext): void {
         progress.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await closeRegistrySessionIfLoaded(registry);
       }
     });
 }
@@ -248,7 +208,7 @@ function parseEpoch(value: string | undefined): number | undefined {
 function parseSecrets(values: string[]): Map<string, SecretSource> {
   const secrets = new Map<string, SecretSource>();
   for (const value of values) {
-    const fields = new Map(value.split(',').map((part) => splitKeyValue(part, '--secret')));
+    const fields = parseKeyValueList(value, '--secret', { known: ['id', 'src', 'source', 'env'], example: 'id=mytoken,src=./token.txt' });
     const id = fields.get('id');
     if (!id) throw new GantryError(`--secret "${value}" needs id=`, { hint: '--secret id=mytoken,src=./token.txt or --secret id=mytoken,env=TOKEN' });
     const src = fields.get('src') ?? fields.get('source');
@@ -271,7 +231,7 @@ function parseSsh(values: string[]): Map<string, string> {
   return agents;
 }
 
-function explainTable(report: { label: string; cached: boolean; seconds: number; cause?: string }[]): string {
+function explainTable(report: StepReport[]): string {
   return formatTable(
     ['STEP', 'RESULT', 'TIME', 'CAUSE'],
     report.map((r) => [r.label, r.cached ? 'hit' : 'miss', `${r.seconds.toFixed(2)}s`, r.cause ?? '']),
@@ -285,14 +245,4 @@ function noCacheFilterOption(): Option {
     .default([]);
   option.negate = false;
   return option;
-}
-
-
-/** FROM pulling through the registry client, loaded on first use. */
-function remoteResolver(registry: RegistryOptions): RemoteResolver {
-  return async (store, ref, wanted) => {
-    const { pullImage } = await loadRegistry();
-    const pulled = await pullImage(store, ref, { ...registry, platform: wanted });
-    return readImage(store, pulled.descriptor, wanted, ref);
-  };
 }

@@ -9,12 +9,12 @@
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunMount } from '../../frontend/plan-types.js';
-import type { SecretFile } from '../../exec/runtime.js';
-import type { SpecMount } from '../../exec/spec.js';
-import { acquireLock, withLock, type HeldLock } from '../../store/lock.js';
-import { GantryError } from '../../util/errors.js';
-import { copyTreePreserving } from '../../util/copy-tree.js';
+import type { RunMount } from '../../frontend/index.js';
+import type { SecretFile } from '../../exec/index.js';
+import type { SpecMount } from '../../exec/index.js';
+import { acquireLock, withLock, type HeldLock } from '../../store/index.js';
+import { GantryError } from '../../util/index.js';
+import { copyTreePreserving } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 
 export interface PreparedMounts {

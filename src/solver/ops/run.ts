@@ -5,14 +5,14 @@
  */
 import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import type { RunStep } from '../../frontend/plan-types.js';
-import { resolveUser } from '../../exec/users.js';
-import { RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/spec.js';
-import { GantryError } from '../../util/errors.js';
-import { resolveInRoot } from '../../util/scoped-path.js';
-import type { StepProgress } from '../../progress/events.js';
+import type { RunStep } from '../../frontend/index.js';
+import { resolveUser } from '../../exec/index.js';
+import { RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/index.js';
+import { GantryError } from '../../util/index.js';
+import { resolveInRoot } from '../../util/index.js';
+import type { StepProgress } from '../../progress/index.js';
 import { runNetwork, type ExecContext } from '../exec-context.js';
-import type { LayerRecord } from '../../store/cache-records.js';
+import type { LayerRecord } from '../../store/index.js';
 import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
 

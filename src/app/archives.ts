@@ -1,7 +1,7 @@
 /**
  * Image archives and the local store: `save` (images of the store into an OCI layout or a docker
  * archive), build outputs of type oci and docker (the same sinks, for one built image), and `load`
- * (any archive into the store).
+ * (any archive into the store); the use cases hold a session, the functions under them take a store.
  *
  * A load is all or nothing: content is copied into a private staging area of the store (every blob
  * verified against its digest on the way), and only once every image is complete are the blobs moved
@@ -9,17 +9,17 @@
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContentStore } from '../store/content.js';
-import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
-import type { NamedImage } from '../store/refs.js';
-import type { Store } from '../store/store.js';
-import { GantryError, errnoCode } from '../util/errors.js';
-import { pathExists } from '../util/fs.js';
-import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
-import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
-import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from './copy.js';
-import { MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
-import { checkImages, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf } from './graph.js';
+import { ContentStore } from '../store/index.js';
+import { StoreImageIO, findLocalImage } from '../store/index.js';
+import type { NamedImage } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { GantryError, errnoCode } from '../util/index.js';
+import { pathExists } from '../util/index.js';
+import { openArchiveFiles, type ArchiveFiles } from '../image/index.js';
+import { DirectoryArchiveWriter, TarArchiveWriter } from '../image/index.js';
+import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from '../image/index.js';
+import { MAX_MANIFEST_BYTES, parseManifestOrIndex } from '../image/index.js';
+import { checkImages, choosePlatformManifest, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf } from '../image/index.js';
 import {
   DOCKER_MANIFEST_FILE,
   DockerArchiveSink,
@@ -30,12 +30,14 @@ import {
   multiPlatformError,
   readDockerManifest,
   type DockerManifestItem,
-} from './docker-archive.js';
-import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from './layout.js';
-import { formatPlatform, platformMatches } from './platform.js';
-import { familiarReference, parseReference } from './reference.js';
-import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from './types.js';
-import type { Digest } from '../util/digest.js';
+} from '../image/index.js';
+import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from '../image/index.js';
+import { formatPlatform, platformMatches } from '../image/index.js';
+import { familiarReference, parseReference } from '../image/index.js';
+import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from '../image/index.js';
+import type { Digest } from '../util/index.js';
+import { withStore, type StoreAccess } from './session.js';
+import { unpackForThisMachine } from './unpack.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
@@ -367,4 +369,18 @@ class StagingSink implements ImageSink {
       return next;
     });
   }
+}
+
+/** `save`: images of the store written to an archive, in a session. */
+export async function saveToArchive(access: StoreAccess, names: string[], options: SaveOptions): Promise<SavedImage[]> {
+  return withStore(access, (store) => saveImages(store, names, options));
+}
+
+/** `load`: every image of an archive into the store, then unpacked for this machine (a failure there is only a warning). */
+export async function loadFromArchive(access: StoreAccess, path: string, warn: (message: string) => void): Promise<LoadResult> {
+  return withStore(access, async (store) => {
+    const result = await loadArchive(store, path);
+    for (const image of result.images) await unpackForThisMachine(store, image.descriptor, warn);
+    return result;
+  });
 }
