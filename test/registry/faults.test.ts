@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Descriptor, ImageManifest } from '../../src/image/types.js';
-import { closeRegistrySession, fetchManifest, pullImage, pushImage, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
+import { closeRegistrySession, fetchManifest, pullImage, pushImage, RegistryError, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
 import type { Store } from '../../src/store/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';
@@ -124,6 +124,20 @@ describe('faults between gantry and the registry', () => {
         return true;
       });
       assert.equal(await store.content.has(bigLayer.digest), false);
+    }
+  });
+
+  test('an answer that is not valid HTTP (headers too large, a malformed Content-Length) is a clear error', async () => {
+    for (const set of [{ 'x-padding': 'p'.repeat(200_000) }, { 'content-length': 'abc' }] as Array<Record<string, string>>) {
+      proxy.clear();
+      proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'headers', set } });
+      const store = await stores.open();
+      await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions()), (err: Error) => {
+        assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${err.stack}`);
+        assert.match(err.message, /GET .*manifest 1: the answer from 127\.0\.0\.1:\d+ is not valid HTTP/);
+        return true;
+      });
+      assert.deepEqual(await store.refs.list(), []);
     }
   });
 
