@@ -11,17 +11,16 @@
  * blobs/): layers that are not gzip or zstd are compressed with gzip on the way in, and an OCI
  * manifest is written for each image with layer digests that match, keeping the config and its diff IDs.
  */
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
 import { GantryError, isGantryError } from '../util/errors.js';
-import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
+import { digestHex, sha256, type Digest } from '../util/digest.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
-import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
+import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression, uncompressedDigest } from './decompress.js';
 import { imageManifest, isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
 import { configPlatform, platformImages, subjectOf } from './graph.js';
 import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
@@ -279,15 +278,14 @@ class DockerImageConverter {
   /** Stores a gzip or zstd layer as it is, once its content is checked against the diff ID. */
   private async keepCompressed(path: string, diffId: Digest, format: 'gzip' | 'zstd'): Promise<ConvertedLayer> {
     const blob = await this.content.ingest(await this.files.open(path));
-    const hash = createHash('sha256');
+    let actual: Digest;
     try {
-      for await (const chunk of decompressLayer(await this.content.openRead(blob.digest), path)) hash.update(chunk as Buffer);
+      actual = await uncompressedDigest(await this.content.openRead(blob.digest), path);
     } catch (err) {
       await this.content.delete(blob.digest);
       if (isGantryError(err)) throw this.fail(err.message);
       throw err;
     }
-    const actual = hashToDigest(hash);
     if (actual !== diffId) {
       await this.content.delete(blob.digest);
       throw this.diffIdMismatch(path, diffId, actual);

@@ -139,8 +139,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
     const cache = new CacheStore(store.cacheDir);
     for (const spec of options.cacheFrom) {
-      const imported = await importCache(store, spec, options.registry);
-      progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}`);
+      const { imported, refused } = await importCache(store, spec, options.registry);
+      const refusal = refused > 0 ? ` (${refused} refused: their layer does not match their diff ID)` : '';
+      progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}${refusal}`);
     }
     const layers = new LayerStore(store, { sourceDateEpoch: options.sourceDateEpoch });
     let snapshotter: Promise<Snapshotter> | undefined;
