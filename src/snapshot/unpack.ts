@@ -49,6 +49,11 @@ function isForbiddenXattr(name: string): boolean {
   return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
+/** uid_t and gid_t are 32 bits, and -1 (all ones) means "unchanged" to chown. */
+function isLinuxId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id < 0xffffffff;
+}
+
 function isUnder(path: string, ancestor: string): boolean {
   return path === ancestor || path.startsWith(`${ancestor}/`);
 }
@@ -178,6 +183,9 @@ class LayerUnpacker {
       }
     })();
     if (path === '') return; // the root itself: its metadata belongs to the snapshot, not the layer
+    if (this.sameOwner && !(isLinuxId(header.uid) && isLinuxId(header.gid))) {
+      throw this.error(header.name, `its owner ${header.uid}:${header.gid} is not a Linux user and group ID`, 'IDs run from 0 to 4294967294');
+    }
     const whiteout = classifyWhiteout(path);
     if (whiteout.kind === 'meta') return;
     if (whiteout.kind === 'opaque') {
