@@ -13,7 +13,7 @@ import { ContentStore } from '../store/content.js';
 import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
 import type { NamedImage } from '../store/refs.js';
 import type { Store } from '../store/store.js';
-import { GantryError, errnoCode } from '../util/errors.js';
+import { GantryError, errnoCode, quoteForMessage } from '../util/errors.js';
 import { pathExists } from '../util/fs.js';
 import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
 import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
@@ -232,7 +232,7 @@ async function readArchiveImages(
 
   const source = await OciLayoutSource.open(files);
   const images: ArchiveImage[] = [];
-  const warnings = source.unusableNames.map((name) => `"${name}" in ${INDEX_FILE} is not an image name; its image was loaded without it`);
+  const warnings = source.unusableNames.map((name) => `${quoteForMessage(name, 200)} in ${INDEX_FILE} is not an image name; its image was loaded without it`);
   const configs = new Map<Digest, ArchiveImage>();
   for (const image of source.images) {
     if (!isImageRoot(image.root)) {

@@ -13,7 +13,7 @@
  */
 import { Writable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
-import { GantryError, isGantryError } from '../util/errors.js';
+import { GantryError, isGantryError, quoteForMessage } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from '../util/digest.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
@@ -169,7 +169,7 @@ export async function dockerItemConfigDigest(files: ArchiveFiles, item: DockerMa
 
 async function readConfigFile(files: ArchiveFiles, item: DockerManifestItem): Promise<Buffer> {
   if ((await files.fileSize(item.Config)) === undefined) {
-    throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} refers to the image config ${item.Config}, which is not in the archive`, {
+    throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} refers to the image config ${quoteForMessage(item.Config, 200)}, which is not in the archive`, {
       hint: 'the archive is incomplete or corrupt; nothing was loaded',
     });
   }
@@ -180,7 +180,7 @@ async function readConfigFile(files: ArchiveFiles, item: DockerManifestItem): Pr
 export function dockerItemNames(files: ArchiveFiles, item: DockerManifestItem): string[] {
   return (item.RepoTags ?? []).map((tag) => {
     const name = imageNameFrom(tag);
-    if (!name) throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} names an image "${tag}", which is not a valid name:tag`);
+    if (!name) throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} names an image ${quoteForMessage(tag, 200)}, which is not a valid name:tag`);
     return name;
   });
 }
@@ -263,7 +263,7 @@ class DockerImageConverter {
     const known = this.layers.get(key);
     if (known) return known;
     if ((await this.files.fileSize(path)) === undefined) {
-      throw this.fail(`${DOCKER_MANIFEST_FILE} refers to the layer ${path}, which is not in the archive`);
+      throw this.fail(`${DOCKER_MANIFEST_FILE} refers to the layer ${quoteForMessage(path, 200)}, which is not in the archive`);
     }
     const format = detectCompression(await readArchiveHead(this.files, path, COMPRESSION_MAGIC_LENGTH));
     const converted = format === 'gzip' || format === 'zstd' ? await this.keepCompressed(path, diffId, format) : await this.compress(path, diffId, format === 'none');

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hashToDigest, type Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
+import { GantryError, quoteForMessage } from '../util/errors.js';
 import type { ByteSource } from './compress.js';
 import { BLOCK_SIZE, TypeFlag, paddingFor, type TarHeaderFields } from './tar-header.js';
 
@@ -130,7 +130,7 @@ export class TarReader {
     try {
       return utf8.decode(raw);
     } catch {
-      throw this.fail(`entry name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, which gantry does not support`, offset);
+      throw this.fail(`entry name ${quoteForMessage(raw.toString('latin1'), 200)} is not valid UTF-8, which gantry does not support`, offset);
     }
   }
 
@@ -285,7 +285,7 @@ export class TarReader {
         devMinor: this.numeric(block, 337, 8, at),
         xattrs,
       };
-      if (!Number.isSafeInteger(header.size) || header.size < 0) throw this.fail(`entry "${name}" has an invalid size`, at);
+      if (!Number.isSafeInteger(header.size) || header.size < 0) throw this.fail(`entry ${quoteForMessage(name, 200)} has an invalid size`, at);
       // Links, directories, devices and fifos never have content, whatever their size field says.
       const headerOnly = [TypeFlag.hardlink, TypeFlag.symlink, TypeFlag.char, TypeFlag.block, TypeFlag.dir, TypeFlag.fifo] as number[];
       const hasBody = !headerOnly.includes(header.typeflag);

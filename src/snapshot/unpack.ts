@@ -15,7 +15,7 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../util/digest.js';
-import { GantryError, errnoCode, isGantryError } from '../util/errors.js';
+import { GantryError, errnoCode, isGantryError, quoteForMessage } from '../util/errors.js';
 import { classifyWhiteout, normalizeLayerPath } from '../image/layer-entry.js';
 import type { ByteSource } from '../image/compress.js';
 import { type TarEntryHeader, TarReader } from '../image/tar-reader.js';
@@ -49,6 +49,11 @@ function isForbiddenXattr(name: string): boolean {
   return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
+/** A name from a layer for a message: quoted, and cut short (a PAX path can be megabytes long). */
+function quoteName(name: string): string {
+  return quoteForMessage(name, 200);
+}
+
 /** uid_t and gid_t are 32 bits, and -1 (all ones) means "unchanged" to chown. */
 function isLinuxId(id: number): boolean {
   return Number.isInteger(id) && id >= 0 && id < 0xffffffff;
@@ -77,7 +82,7 @@ class LayerUnpacker {
   }
 
   private error(entry: string, message: string, hint?: string): GantryError {
-    return new GantryError(`layer ${this.layer}: entry "${entry}": ${message}`, hint === undefined ? {} : { hint });
+    return new GantryError(`layer ${this.layer}: entry ${quoteName(entry)}: ${message}`, hint === undefined ? {} : { hint });
   }
 
   /**
@@ -96,27 +101,27 @@ class LayerUnpacker {
         continue;
       }
       const rel = [...resolved, part].join('/');
-      if (this.pendingSpecial.has(rel)) throw this.error(entry, `"${rel}" is not a directory`);
+      if (this.pendingSpecial.has(rel)) throw this.error(entry, `${quoteName(rel)} is not a directory`);
       const full = this.full(rel);
       let st;
       try {
         st = await lstat(full);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
-        if (!create) throw this.error(entry, `"${rel}" does not exist`);
+        if (!create) throw this.error(entry, `${quoteName(rel)} does not exist`);
         await mkdir(full, 0o755);
         this.implicitDirs.add(rel);
         resolved.push(part);
         continue;
       }
       if (st.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw this.error(entry, `too many levels of symbolic links at "${rel}"`);
+        if (++hops > MAX_SYMLINK_HOPS) throw this.error(entry, `too many levels of symbolic links at ${quoteName(rel)}`);
         const target = await readlink(full);
         if (target.startsWith('/')) resolved.length = 0;
         pending.unshift(...target.split('/'));
         continue;
       }
-      if (!st.isDirectory()) throw this.error(entry, `"${rel}" is not a directory`);
+      if (!st.isDirectory()) throw this.error(entry, `${quoteName(rel)} is not a directory`);
       resolved.push(part);
     }
     return resolved.join('/');
@@ -240,18 +245,18 @@ class LayerUnpacker {
           try {
             return normalizeLayerPath(header.linkname, 'hardlink target');
           } catch {
-            throw this.error(header.name, `hardlink target "${header.linkname}" escapes the layer root`);
+            throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} escapes the layer root`);
           }
         })();
         if (targetPath === '') throw this.error(header.name, 'a hardlink cannot point at the layer root');
         const target = await this.locate(targetPath, header.name, false);
         if (this.options.mode === 'overlay' && !this.unpacked.has(target)) {
-          throw this.error(header.name, `hardlink target "${header.linkname}" is not in this layer before the link`);
+          throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} is not in this layer before the link`);
         }
         if (this.pendingSpecial.has(target)) await this.flushSpecial();
         const targetStat = await lstat(this.full(target)).catch(() => undefined);
-        if (targetStat === undefined) throw this.error(header.name, `hardlink target "${header.linkname}" does not exist`);
-        if (targetStat.isDirectory()) throw this.error(header.name, `hardlink target "${header.linkname}" is a directory`);
+        if (targetStat === undefined) throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} does not exist`);
+        if (targetStat.isDirectory()) throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} is a directory`);
         await link(this.full(target), full);
         isSymlink = targetStat.isSymbolicLink();
         break;
@@ -320,7 +325,7 @@ export async function unpackLayer(tar: ByteSource, root: string, options: Unpack
         await unpacker.apply(header, reader);
       } catch (err) {
         if (isGantryError(err)) throw err;
-        throw new GantryError(`layer ${layer}: cannot unpack entry "${header.name}": ${errnoCode(err) ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+        throw new GantryError(`layer ${layer}: cannot unpack entry ${quoteName(header.name)}: ${errnoCode(err) ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
       }
       entries++;
     }

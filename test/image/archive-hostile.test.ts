@@ -167,7 +167,7 @@ describe('hostile archives are refused and change nothing', () => {
       { name: 'config.json', content: JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [sha256(layer)])) },
       { name: 'manifest.json', content: JSON.stringify([{ Config: 'config.json', RepoTags: ['far:1'], Layers: [`${far}layer.tar`] }]) },
     ]);
-    await assertRefused(docker, /refers to the layer a\/a\/a.*, which is not in the archive/);
+    await assertRefused(docker, /refers to the layer "(a\/){100}…", which is not in the archive$/);
   });
 
   it('a manifest that is not JSON does not quote its bytes', async () => {

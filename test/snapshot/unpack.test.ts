@@ -129,6 +129,16 @@ describe('unpack: hostile layers write nothing outside the root', () => {
     }
   });
 
+  it('quotes a name megabytes long in its error cut short', async () => {
+    const root = await freshRoot('long-name');
+    const name = `${'x'.repeat(1 << 20)}/../../escape`;
+    await assert.rejects(unpackLayer([rawTar([{ name, content: 'x' }])], root, { mode: 'merged', layer: 'sha256:long' }), (err: unknown) => {
+      assert.ok(err instanceof GantryError);
+      assert.match(err.message, /^layer sha256:long: entry "x{200}…": the path escapes the layer root$/);
+      return true;
+    });
+  });
+
   it('refuses malformed whiteouts and corrupt headers', async () => {
     const root = await freshRoot('malformed');
     await assert.rejects(unpackLayer([rawTar([{ name: 'a/.wh..' }])], root, { mode: 'merged' }), /invalid whiteout/);
