@@ -16,4 +16,4 @@ export { type LayerTarOptions, createLayerTar, layerTarChunks, layerEntryHeader 
 export { type TarEntryHeader, TarReader } from './tar-reader.js';
 export { TypeFlag } from './tar-header.js';
 export { type ByteSource, type LayerCompression, type CompressLayerOptions, type CompressedLayer, compressLayer, compressLayerToFile } from './compress.js';
-export { type DetectedCompression, detectCompression, decompressLayer, uncompressedDigest } from './decompress.js';
+export { type DetectedCompression, detectCompression, decompressLayer } from './decompress.js';
