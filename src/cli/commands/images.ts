@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { formatPlatform } from '../../image/platform.js';
 import { parseReference, familiarReference } from '../../image/reference.js';
 import { isIndexMediaType, type Platform } from '../../image/types.js';
-import { configPlatform, platformImages, readIndex } from '../../image/graph.js';
-import { readImage, StoreImageIO } from '../../store/images.js';
+import { isImageConfigMediaType } from '../../image/documents.js';
+import { configPlatform, platformImages, readImageConfig, readIndex, readManifest } from '../../image/graph.js';
+import { StoreImageIO } from '../../store/images.js';
 import type { Store } from '../../store/store.js';
 import type { Descriptor } from '../../image/types.js';
 import { formatTable, humanAge, humanSize, type CliContext } from '../context.js';
@@ -72,7 +73,11 @@ async function summarize(store: Store, descriptor: Descriptor): Promise<{ create
     }
     return { created, size, platforms: children.map((c) => formatPlatform(c.platform as Platform)) };
   }
-  const image = await readImage(store, descriptor, undefined);
-  const size = image.manifest.layers.reduce((sum, l) => sum + l.size, image.manifest.config.size);
-  return { created: image.config.created, size, platforms: [formatPlatform(configPlatform(image.config))] };
+  const source = new StoreImageIO(store);
+  const manifest = await readManifest(source, descriptor, `image ${descriptor.digest}`);
+  const size = manifest.layers.reduce((sum, l) => sum + l.size, manifest.config.size);
+  // An artifact (a signature, an SBOM, loaded or pulled under a name) has no platform: its type is listed instead.
+  if (!isImageConfigMediaType(manifest.config.mediaType)) return { size, platforms: [manifest.artifactType ?? manifest.config.mediaType] };
+  const config = await readImageConfig(source, manifest, `image ${descriptor.digest}`);
+  return { created: config.created, size, platforms: [formatPlatform(configPlatform(config))] };
 }
