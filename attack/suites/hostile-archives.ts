@@ -55,8 +55,8 @@ interface Trial {
   label: string;
   route: Route;
   run(worker: Worker, dir: string): Promise<TrialRun>;
-  /** A command that reads back what a successful trial stored (`dir`: the trial's directory); it must succeed or fail cleanly too. */
-  readBack?: (dir: string) => string[];
+  /** Commands that read back what a successful trial stored (`dir`: the trial's directory); each must succeed or fail cleanly too. */
+  readBack?: (dir: string) => string[][];
 }
 
 interface Context {
@@ -189,10 +189,10 @@ function loadTrial(rng: Random, label: string, route: Route, nodes: ReturnType<t
   };
 }
 
-/** One of the commands that read a stored image back. */
-function readBackOf(rng: Random, name: string): (dir: string) => string[] {
-  const pick = rng.int(4);
-  return (dir) => [['inspect', name], ['images'], ['save', '-o', join(dir, 'saved.tar'), name], ['history', name]][pick]!;
+/** Commands that read a stored image back: the listing of every image, and one of inspect, save and history. */
+function readBackOf(rng: Random, name: string): (dir: string) => string[][] {
+  const pick = rng.int(3);
+  return (dir) => [['images'], [['inspect', name], ['save', '-o', join(dir, 'saved.tar'), name], ['history', name]][pick]!];
 }
 
 function loadLayerTrial(rng: Random, targets: EscapeTargets): Trial {
@@ -327,9 +327,10 @@ async function run(options: SuiteOptions): Promise<SuiteResult> {
           const { outcome, problems } = await trial.run(worker, dir);
           peakMax = Math.max(peakMax, outcome.peakBytes);
           const found = [...problems.map((p) => ({ ...p, input })), ...(await judgeTrial(worker.root, input, outcome, outcome.peakBytes)), ...(await judgeHost(worker.guard, input))];
-          if (outcome.code === 0 && trial.readBack) {
-            const args = trial.readBack(dir);
-            const verdict = judgeOutcome(await runGantry(worker.root, args, { timeoutMs: TRIAL_TIMEOUT_MS }), `${input}, then gantry ${args.join(' ')}`);
+          for (const args of outcome.code === 0 ? (trial.readBack?.(dir) ?? []) : []) {
+            const readBack = await runGantry(worker.root, args, { timeoutMs: TRIAL_TIMEOUT_MS });
+            // Listing the store must always work; inspecting or saving one image may fail, clearly (an artifact is no image).
+            const verdict = args[0] === 'images' ? mustSucceed(readBack, `${input}, then gantry images`) : judgeOutcome(readBack, `${input}, then gantry ${args.join(' ')}`);
             if (verdict) found.push(verdict);
           }
           await rm(dir, { recursive: true, force: true });
