@@ -282,8 +282,9 @@ export async function* bodyChunks(response: HttpResponse, what: string): AsyncGe
     }
   } catch (err) {
     if (stalled) throw stalled;
-    // A malformed body (a bad chunk) is treated as a broken connection: a download resumes.
+    // A body cut off or malformed (a bad chunk) is a broken connection: a blob download resumes; any other read fails clearly.
     if (isMalformedAnswer(err)) throw new RegistryError(`${what}: the body is not valid HTTP: ${describeCause(err)}`, { connection: true, cause: err });
+    if (isConnectionError(err)) throw new RegistryError(`${what}: the connection broke while reading the answer: ${describeCause(err)}`, { connection: true, cause: err });
     throw err;
   } finally {
     clearInterval(check);

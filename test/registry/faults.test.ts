@@ -141,6 +141,17 @@ describe('faults between gantry and the registry', () => {
     }
   });
 
+  test('a manifest whose body is cut off is a clear error, not an internal one', async () => {
+    proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'drop-after', bytes: 10 } });
+    const store = await stores.open();
+    await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions()), (err: Error) => {
+      assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${err.stack}`);
+      assert.match(err.message, /GET .*manifest 1: the connection broke while reading the answer: UND_ERR_SOCKET: other side closed/);
+      return true;
+    });
+    assert.deepEqual(await store.refs.list(), []);
+  });
+
   test('connections that keep dropping fail after the configured attempts, leaving nothing partial', async () => {
     proxy.inject({ method: 'GET', path: blobPath(bigLayer.digest), fault: { type: 'drop-after', bytes: 10_000 }, times: Infinity });
     const store = await stores.open();
