@@ -11,7 +11,7 @@ import type { Store } from '../../src/store/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.js';
-import { readJsonBlob } from '../helpers/gantry.js';
+import { gantry, readJsonBlob } from '../helpers/gantry.js';
 
 describe('faults between gantry and the registry', () => {
   let registry: RegistryServer;
@@ -150,6 +150,15 @@ describe('faults between gantry and the registry', () => {
       return true;
     });
     assert.deepEqual(await store.refs.list(), []);
+  });
+
+  test('manifest inspect of a manifest nested 100000 deep is a clear error', async () => {
+    const deep = Buffer.from(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: deep } });
+    const dir = await stores.dir();
+    const result = await gantry(dir, ['manifest', 'inspect', `${host}/faults/app:1`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^error: .*faults\/app:1: sha256:[a-f0-9]{64}: it nests more than 100 levels deep$/m);
   });
 
   test('connections that keep dropping fail after the configured attempts, leaving nothing partial', async () => {

@@ -1,5 +1,6 @@
 /** pull, push, login, logout and manifest: moving images through registries. */
 import type { Command } from 'commander';
+import { MAX_MANIFEST_BYTES, parseJsonDocument } from '../../image/documents.js';
 import { parsePlatformFlag } from '../../image/platform.js';
 import { familiarReference, normalizeReference, parseReference } from '../../image/reference.js';
 import { createLocalIndex } from '../../store/images.js';
@@ -125,7 +126,9 @@ export function register(program: Command, ctx: CliContext): void {
       const options = registryOptions(opts.insecureRegistry);
       try {
         const resolved = await fetchManifest(reference, options);
-        ctx.out(`${JSON.stringify(JSON.parse(Buffer.from(resolved.bytes).toString('utf8')), null, 2)}\n`);
+        // Parsed as any image document is (nesting bounded), since it is written out again.
+        const document = parseJsonDocument(resolved.bytes, `${reference}: ${resolved.descriptor.digest}`, MAX_MANIFEST_BYTES);
+        ctx.out(`${JSON.stringify(document, null, 2)}\n`);
       } finally {
         await closeRegistrySession(options);
       }
