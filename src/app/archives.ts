@@ -9,33 +9,9 @@
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContentStore } from '../store/index.js';
-import { StoreImageIO, findLocalImage } from '../store/index.js';
-import type { NamedImage } from '../store/index.js';
-import type { Store } from '../store/index.js';
-import { GantryError, errnoCode } from '../util/index.js';
-import { pathExists } from '../util/index.js';
-import { openArchiveFiles, type ArchiveFiles } from '../image/index.js';
-import { DirectoryArchiveWriter, TarArchiveWriter } from '../image/index.js';
-import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from '../image/index.js';
-import { MAX_MANIFEST_BYTES, parseManifestOrIndex } from '../image/index.js';
-import { checkImages, choosePlatformManifest, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf } from '../image/index.js';
-import {
-  DOCKER_MANIFEST_FILE,
-  DockerArchiveSink,
-  DockerArchiveSource,
-  checkDockerLoadable,
-  dockerItemConfigDigest,
-  dockerItemNames,
-  multiPlatformError,
-  readDockerManifest,
-  type DockerManifestItem,
-} from '../image/index.js';
-import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from '../image/index.js';
-import { formatPlatform, platformMatches } from '../image/index.js';
-import { familiarReference, parseReference } from '../image/index.js';
-import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from '../image/index.js';
-import type { Digest } from '../util/index.js';
+import { ContentStore, StoreImageIO, findLocalImage, type NamedImage, type Store } from '../store/index.js';
+import { GantryError, errnoCode, quoteForMessage, pathExists, type Digest } from '../util/index.js';
+import { openArchiveFiles, type ArchiveFiles, DirectoryArchiveWriter, TarArchiveWriter, copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource, MAX_MANIFEST_BYTES, parseManifestOrIndex, checkImages, choosePlatformManifest, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf, DOCKER_MANIFEST_FILE, DockerArchiveSink, DockerArchiveSource, checkDockerLoadable, dockerItemConfigDigest, dockerItemNames, multiPlatformError, readDockerManifest, type DockerManifestItem, INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage, formatPlatform, platformMatches, familiarReference, parseReference, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from '../image/index.js';
 import { withStore, type StoreAccess } from './session.js';
 import { unpackForThisMachine } from './unpack.js';
 
@@ -234,7 +210,7 @@ async function readArchiveImages(
 
   const source = await OciLayoutSource.open(files);
   const images: ArchiveImage[] = [];
-  const warnings = source.unusableNames.map((name) => `"${name}" in ${INDEX_FILE} is not an image name; its image was loaded without it`);
+  const warnings = source.unusableNames.map((name) => `${quoteForMessage(name, 200)} in ${INDEX_FILE} is not an image name; its image was loaded without it`);
   const configs = new Map<Digest, ArchiveImage>();
   for (const image of source.images) {
     if (!isImageRoot(image.root)) {

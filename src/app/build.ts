@@ -6,15 +6,11 @@
  */
 import { checkDockerfile, type CheckResult } from '../frontend/index.js';
 import { hostPlatform } from '../image/index.js';
-import { Progress } from '../progress/index.js';
-import { createProgressSink } from '../progress/index.js';
+import { Progress, createProgressSink } from '../progress/index.js';
 import type { RegistryOptions } from '../registry/index.js';
 import { openSnapshotter } from '../snapshot/index.js';
-import { BaseImages, type RemoteResolver } from '../solver/index.js';
-import { build, recordsToExport, type BuildOptions, type BuildResult } from '../solver/index.js';
-import { LayerStore } from '../solver/index.js';
-import { readImage } from '../store/index.js';
-import type { Store } from '../store/index.js';
+import { BaseImages, type RemoteResolver, build, recordsToExport, type BuildOptions, type BuildResult, LayerStore } from '../solver/index.js';
+import { readImage, type Store } from '../store/index.js';
 import { GantryError } from '../util/index.js';
 import { exportCache, importCache, type CacheSpec } from './cache-transfer.js';
 import { writeOutput, type OutputSpec } from './outputs.js';

@@ -8,22 +8,10 @@
 import { rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join, resolve } from 'node:path';
-import { copyImage } from '../image/index.js';
-import { openArchiveFiles } from '../image/index.js';
-import { DirectoryArchiveWriter } from '../image/index.js';
-import { OciLayoutSink, OciLayoutSource } from '../image/index.js';
-import type { Descriptor, ImageManifest } from '../image/index.js';
-import { checkDescriptor, parseJsonDocument } from '../image/index.js';
-import { readManifest } from '../image/index.js';
-import { checkDigest } from '../util/index.js';
+import { copyImage, openArchiveFiles, uncompressedDigest, DirectoryArchiveWriter, OciLayoutSink, OciLayoutSource, type Descriptor, type ImageManifest, checkDescriptor, parseJsonDocument, readManifest } from '../image/index.js';
+import { checkDigest, type Digest, GantryError, isGantryError, pathExists, parseKeyValueList } from '../util/index.js';
 import type { RegistryOptions } from '../registry/index.js';
-import { writeArtifact } from '../store/index.js';
-import { CacheStore, type CacheRecord } from '../store/index.js';
-import { StoreImageIO } from '../store/index.js';
-import type { Store } from '../store/index.js';
-import { GantryError } from '../util/index.js';
-import { pathExists } from '../util/index.js';
-import { parseKeyValueList } from '../util/index.js';
+import { writeArtifact, CacheStore, type CacheRecord, StoreImageIO, type Store } from '../store/index.js';
 import { loadRegistryUseCases } from './registry-loader.js';
 
 export const CACHE_ARTIFACT_TYPE = 'application/vnd.gantry.build-cache.v1';
@@ -95,15 +83,18 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
   if (hadOld) await rm(old, { recursive: true, force: true });
 }
 
-/** Brings a cache artifact's layers into the store and adds its records to the build cache; returns how many. */
-export async function importCache(store: Store, spec: CacheSpec, registry: RegistryOptions): Promise<number> {
+/**
+ * Brings a cache artifact's layers into the store and adds its records to the build cache; returns how
+ * many were imported, and how many were refused because their layer is not what their diff ID says.
+ */
+export async function importCache(store: Store, spec: CacheSpec, registry: RegistryOptions): Promise<{ imported: number; refused: number }> {
   let manifest: ImageManifest;
   if (spec.type === 'registry') {
     const { pullArtifact } = await loadRegistryUseCases();
     const pulled = await pullArtifact(store, spec.ref, registry);
     manifest = pulled.manifest as ImageManifest;
   } else {
-    if (!(await pathExists(spec.path))) return 0;
+    if (!(await pathExists(spec.path))) return { imported: 0, refused: 0 };
     const files = await openArchiveFiles(spec.path, { tmpDir: store.tmpDir });
     try {
       const source = await OciLayoutSource.open(files);
@@ -123,14 +114,33 @@ export async function importCache(store: Store, spec: CacheSpec, registry: Regis
   const what = `${spec.type === 'local' ? spec.path : spec.ref}: build cache`;
   const document = parseCacheDocument(await store.content.readBytes(manifest.config.digest, MAX_CACHE_DOCUMENT_BYTES), what);
   const cache = new CacheStore(store.cacheDir);
+  // A hit puts a record's layer and diff ID into an image as they are, unpacked or not: each layer's
+  // content is checked against the diff ID its records give it, once per layer.
+  const diffIds = new Map<Digest, Promise<Digest | undefined>>();
+  const diffIdOf = (digest: Digest): Promise<Digest | undefined> => {
+    let known = diffIds.get(digest);
+    if (!known) {
+      known = store.content.openRead(digest).then((blob) => uncompressedDigest(blob, digest)).catch((err: unknown) => {
+        if (isGantryError(err)) return undefined;
+        throw err;
+      });
+      diffIds.set(digest, known);
+    }
+    return known;
+  };
   let imported = 0;
+  let refused = 0;
   for (const record of document.records) {
     if (!(await store.content.has(record.layer.digest))) continue;
     if (await cache.get(record.key)) continue;
+    if ((await diffIdOf(record.layer.digest)) !== record.layer.diffId) {
+      refused++;
+      continue;
+    }
     await cache.put(record);
     imported++;
   }
-  return imported;
+  return { imported, refused };
 }
 
 /** A cache artifact's record list is small JSON: a few hundred bytes a step. */

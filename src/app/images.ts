@@ -2,13 +2,8 @@
  * The use cases that look at and name images in the store: list, inspect, history, tag, rmi, disk
  * usage. Each answers with data; the command line decides how to print it.
  */
-import { configPlatform, platformImages, readIndex } from '../image/index.js';
-import { formatPlatform } from '../image/index.js';
-import { familiarReference, normalizeReference, parseReference } from '../image/index.js';
-import { isIndexMediaType, type Descriptor, type Platform } from '../image/index.js';
-import { dirSize } from '../store/index.js';
-import { findLocalImage, readImage, StoreImageIO, type StoredImage } from '../store/index.js';
-import type { Store } from '../store/index.js';
+import { configPlatform, platformImages, readIndex, formatPlatform, familiarReference, normalizeReference, parseReference, isIndexMediaType, type Descriptor, type Platform } from '../image/index.js';
+import { dirSize, findLocalImage, readImage, StoreImageIO, type StoredImage, type Store } from '../store/index.js';
 import { GantryError } from '../util/index.js';
 import { withStore, type StoreAccess } from './session.js';
 

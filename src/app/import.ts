@@ -1,13 +1,8 @@
 /** `import`: an image from a root filesystem tarball, as `docker import` makes one. */
 import { planBuild } from '../frontend/index.js';
-import { decompressLayer } from '../image/index.js';
-import { hostPlatform } from '../image/index.js';
-import { normalizeReference } from '../image/index.js';
-import type { ContainerConfig, Descriptor, Platform } from '../image/index.js';
-import { commitImage } from '../solver/index.js';
-import { ingestLayer, unpackImage } from '../solver/index.js';
-import { GantryError, isGantryError } from '../util/index.js';
-import { rfc3339 } from '../util/index.js';
+import { decompressLayer, hostPlatform, normalizeReference, type ContainerConfig, type Descriptor, type Platform } from '../image/index.js';
+import { commitImage, ingestLayer, unpackImage } from '../solver/index.js';
+import { GantryError, isGantryError, rfc3339 } from '../util/index.js';
 import { withStore, type StoreAccess } from './session.js';
 
 export interface ImportRequest {

@@ -7,13 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { writeImageOutput } from './archives.js';
 import type { Descriptor } from '../image/index.js';
 import type { Snapshotter } from '../snapshot/index.js';
-import type { Store } from '../store/index.js';
-import { copyTreePreserving } from '../util/index.js';
-import { GantryError } from '../util/index.js';
-import { pathExists, tempSibling } from '../util/index.js';
-import { runTool } from '../util/index.js';
-import { parseKeyValueList } from '../util/index.js';
-import type { LayerRecord } from '../store/index.js';
+import type { Store, LayerRecord } from '../store/index.js';
+import { copyTreePreserving, GantryError, pathExists, tempSibling, runTool, parseKeyValueList } from '../util/index.js';
 import type { LayerStore } from '../solver/index.js';
 
 export type OutputSpec =

@@ -1,8 +1,7 @@
 /** `prune`: with the store to itself, removes what no named image (or kept cache) reaches, and what killed commands left. */
 import { openRuntime } from '../exec/index.js';
 import { openAllSnapshotters } from '../snapshot/index.js';
-import { prune as collect, type PruneReport } from '../store/index.js';
-import { openSession } from '../store/index.js';
+import { prune as collect, type PruneReport, openSession } from '../store/index.js';
 import type { StoreAccess } from './session.js';
 
 export interface PruneRequest {

@@ -3,18 +3,10 @@
  * repository into the store, each image checked before it is named (a malformed one stays unnamed,
  * and prune removes it). Callers hold a store session.
  */
-import { copyImage } from '../image/index.js';
-import { isImageConfigMediaType, parseIndex, parseManifestOrIndex } from '../image/index.js';
-import { checkImages, choosePlatformManifest, configPlatform, readImageConfig, readManifest } from '../image/index.js';
-import { formatPlatform, hostPlatform, platformMatches } from '../image/index.js';
-import { formatReference, parseReference } from '../image/index.js';
-import { isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../image/index.js';
-import type { RegistryOptions } from '../registry/index.js';
-import { copyOptionsFor, openForPull } from '../registry/index.js';
-import { StoreImageIO } from '../store/index.js';
-import type { Store } from '../store/index.js';
-import type { Digest } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { copyImage, isImageConfigMediaType, parseIndex, parseManifestOrIndex, checkImages, choosePlatformManifest, configPlatform, readImageConfig, readManifest, formatPlatform, hostPlatform, platformMatches, formatReference, parseReference, isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../image/index.js';
+import { type RegistryOptions, copyOptionsFor, openForPull } from '../registry/index.js';
+import { StoreImageIO, type Store } from '../store/index.js';
+import { type Digest, GantryError } from '../util/index.js';
 
 export interface PullOptions extends RegistryOptions {
   /** The platform to take from a multi-platform image (default: the host's). Given explicitly, a single-platform image for another platform is refused. */

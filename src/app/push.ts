@@ -2,14 +2,9 @@
  * Pushing images and artifacts from the store to a registry: an index only after every platform's
  * image is pushed and confirmed, and the referrers of what is pushed with it. Callers hold a store session.
  */
-import { copyReferrers } from '../image/index.js';
-import { formatReference, parseReference } from '../image/index.js';
-import { isIndexMediaType, type Descriptor } from '../image/index.js';
-import type { RegistryOptions } from '../registry/index.js';
-import { pushVerified, type PushResult } from '../registry/index.js';
-import { copyOptionsFor, openForPush } from '../registry/index.js';
-import { findLocalImage, StoreImageIO } from '../store/index.js';
-import type { Store } from '../store/index.js';
+import { copyReferrers, formatReference, parseReference, isIndexMediaType, type Descriptor } from '../image/index.js';
+import { type RegistryOptions, pushVerified, type PushResult, copyOptionsFor, openForPush } from '../registry/index.js';
+import { findLocalImage, StoreImageIO, type Store } from '../store/index.js';
 import { GantryError } from '../util/index.js';
 
 export interface PushOptions extends RegistryOptions {

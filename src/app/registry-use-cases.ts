@@ -2,8 +2,7 @@
  * The use cases that reach a registry: pull, push, manifest lists, login and logout; loaded on first
  * use (registry-loader.ts), with the registry client under them.
  */
-import { normalizeReference } from '../image/index.js';
-import type { Descriptor, Platform } from '../image/index.js';
+import { MAX_MANIFEST_BYTES, normalizeReference, parseJsonDocument, type Descriptor, type Platform } from '../image/index.js';
 import { createManifestList, fetchManifest, login, logout, type PushResult, type RegistryOptions } from '../registry/index.js';
 import { createLocalIndex } from '../store/index.js';
 import { pullImage, type PullResult } from './pull.js';
@@ -45,9 +44,10 @@ export async function createStoreIndex(access: StoreAccess, target: string, sour
   return withStore(access, (store) => createLocalIndex(store, normalizeReference(target), sources, annotations));
 }
 
-/** `manifest inspect`: the raw manifest or index of a remote reference. */
-export async function remoteManifest(reference: string, registry: RegistryOptions): Promise<Uint8Array> {
-  return (await fetchManifest(reference, registry)).bytes;
+/** `manifest inspect`: the manifest or index of a remote reference, parsed as any image document is (nesting bounded), since it is printed again. */
+export async function remoteManifest(reference: string, registry: RegistryOptions): Promise<unknown> {
+  const resolved = await fetchManifest(reference, registry);
+  return parseJsonDocument(resolved.bytes, `${reference}: ${resolved.descriptor.digest}`, MAX_MANIFEST_BYTES);
 }
 
 export { login, logout };

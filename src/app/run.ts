@@ -1,7 +1,5 @@
 /** `run`: an image's command in a throwaway container on a writable snapshot of it, to check a build. */
-import { openRuntime } from '../exec/index.js';
-import { withDefaultPath, type NetworkAttachment } from '../exec/index.js';
-import { resolveUser } from '../exec/index.js';
+import { openRuntime, withDefaultPath, type NetworkAttachment, resolveUser } from '../exec/index.js';
 import type { Platform } from '../image/index.js';
 import { openSnapshotter } from '../snapshot/index.js';
 import { LayerStore, layerRecords } from '../solver/index.js';

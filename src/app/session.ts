@@ -3,8 +3,7 @@
  * when it ends, so everything it reads or writes stays for its whole life; prune alone takes it
  * exclusively, and waits (saying so after a second) for every other use case to finish.
  */
-import { openSession, type SessionMode } from '../store/index.js';
-import type { Store } from '../store/index.js';
+import { openSession, type SessionMode, type Store } from '../store/index.js';
 
 /** Where the store is, and who hears that a use case is waiting for another command to finish with it. */
 export interface StoreAccess {

@@ -1,9 +1,7 @@
 /** Unpacking images brought into the store (import, pull, load) right away, as `docker pull` does. */
-import { hostPlatform } from '../image/index.js';
-import type { Descriptor } from '../image/index.js';
+import { hostPlatform, type Descriptor } from '../image/index.js';
 import { unpackImage } from '../solver/index.js';
-import { readImage } from '../store/index.js';
-import type { Store } from '../store/index.js';
+import { readImage, type Store } from '../store/index.js';
 
 /**
  * Unpacks the image for this machine's platform (an index without it is left packed). A failure here

@@ -4,8 +4,7 @@
  * a device's number, a directory's sorted children). Times, inode numbers and link counts never
  * enter it.
  */
-import type { BigIntStats } from 'node:fs';
-import { readlinkSync } from 'node:fs';
+import { type BigIntStats, readlinkSync } from 'node:fs';
 import { digestHex, sha256, type Digest } from '../util/index.js';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'fifo' | 'char-device' | 'block-device';

@@ -12,8 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { GantryError } from '../util/index.js';
-import { findExecutable } from '../util/index.js';
+import { GantryError, findExecutable } from '../util/index.js';
 import { stopHelper, waitUntilReady } from './helper-process.js';
 import type { NetworkAttachment } from './spec.js';
 

@@ -7,8 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { resolveInRoot } from '../util/index.js';
-import { errnoCode, GantryError } from '../util/index.js';
+import { resolveInRoot, errnoCode, GantryError } from '../util/index.js';
 
 export interface ResolvedUser {
   uid: number;

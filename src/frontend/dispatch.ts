@@ -3,11 +3,10 @@
  * change, the planned step (argv, mounts, copy sources...) with its BuildKit history string and
  * progress label, and the checks BuildKit runs at this point.
  */
-import { GantryError } from '../util/index.js';
+import { GantryError, formatGoDuration, goList, goQuoteList } from '../util/index.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { isGitSource, isHttpSource, validateChmod } from './copy-sources.js';
 import { parseExposedPorts } from './expose.js';
-import { formatGoDuration, goList, goQuoteList } from '../util/index.js';
 import { goSpaceBounds } from './go-space.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import type { InstructionOf } from './instructions.js';

@@ -3,11 +3,10 @@
  * split at each FROM, and the ARGs before the first FROM collected as global ("meta") args. Word
  * expansion happens later, when a stage is planned (plan.ts), because values depend on the stage.
  */
-import { GantryError } from '../util/index.js';
+import { GantryError, goQuote, parseGoDuration } from '../util/index.js';
 import type { HealthConfig } from '../image/index.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { FlagSet } from './flags.js';
-import { goQuote, parseGoDuration } from '../util/index.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import { chainedOnBuild, INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
 import { parseCsvFields } from './run-mounts.js';

@@ -4,9 +4,8 @@
  * BOM, per-instruction argument forms (JSON or shell, key=value, words) and heredoc bodies.
  * Instructions are not interpreted here (see instructions.ts).
  */
-import { GantryError } from '../util/index.js';
+import { GantryError, goQuote, isGoSpace } from '../util/index.js';
 import { DirectiveParser, type ParserDirective } from './directives.js';
-import { goQuote, isGoSpace } from '../util/index.js';
 import { codePointAt, trimGoSpace, trimGoSpaceLeft } from './go-space.js';
 import { heredocsInLine, type Heredoc } from './heredoc.js';
 import { DockerfileSource, dockerfileTooLarge, MAX_DOCKERFILE_BYTES, withLocation } from './source.js';

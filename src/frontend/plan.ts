@@ -5,16 +5,14 @@
  * needed stage in order. Lint mode (checkDockerfile) covers every stage, like BuildKit's lint request.
  */
 import { GantryError } from '../util/index.js';
-import { DEFAULT_PATH, type ContainerConfig, type Platform } from '../image/index.js';
+import { DEFAULT_PATH, type ContainerConfig, type Platform, normalizeReference, parseReference, formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/index.js';
 import { Linter, Messages, Rules, validateCommandCasing, validateStageNames } from './checks.js';
 import { emptyCheckConfig, parseCheckConfig, type CheckConfig } from './directives.js';
 import { dispatchCommand, type DispatchContext } from './dispatch.js';
-import { normalizeReference, parseReference } from '../image/index.js';
 import { parseInstruction, parseInstructions, type DockerfileDefinition, type Instruction, type StageDefinition } from './instructions.js';
 import { parseDockerfile, type ParsedDockerfile } from './parser.js';
 import type { BuildPlan, CheckWarning, PlannedStage, PlanOptions, ResolvedImage, StepInput } from './plan-types.js';
 import { normalizePath } from './paths.js';
-import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/index.js';
 import { PlanSize } from './plan-size.js';
 import { parseCsvFields } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type ExpansionResult } from './shell-lexer.js';

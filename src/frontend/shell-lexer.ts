@@ -3,8 +3,7 @@
  * `${V:-w}` family, `${V#p}`/`${V%p}` trimming and `${V/p/r}` replacement, plus splitting into words.
  * This is not a shell: there is no command substitution, globbing or arithmetic.
  */
-import { elide, GantryError } from '../util/index.js';
-import { goQuote, isGoSpace } from '../util/index.js';
+import { elide, GantryError, goQuote, isGoSpace } from '../util/index.js';
 import { ShellPattern, ShellPatternError } from './shell-pattern.js';
 
 /** Variables visible to an expansion, in definition order. */

@@ -9,8 +9,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { GantryError, errnoCode, isGantryError } from '../util/index.js';
-import { resolveInRoot } from '../util/index.js';
+import { GantryError, errnoCode, isGantryError, resolveInRoot } from '../util/index.js';
 import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from './documents.js';
 import { TarReader } from './tar-reader.js';
@@ -174,6 +173,12 @@ const HEADER_ONLY_TYPES = new Set<number>([TypeFlag.hardlink, TypeFlag.symlink, 
 /** How many links one lookup may follow, as Linux allows. */
 const MAX_LINKS = 40;
 
+/**
+ * The longest path or link target a lookup follows, as Linux's PATH_MAX: a longer one names nothing
+ * (ENAMETOOLONG), and bounds the work of a lookup (a hostile link can be megabytes long).
+ */
+const MAX_PATH = 4096;
+
 class TarArchiveFiles implements ArchiveFiles {
   readonly container = 'tar';
 
@@ -238,9 +243,10 @@ class TarArchiveFiles implements ArchiveFiles {
           continue;
         }
         const candidate = [...resolved, part].join('/');
+        if (candidate.length >= MAX_PATH) return undefined;
         const entry = this.entries.get(candidate);
         if (entry?.kind === 'symlink') {
-          if (++links > MAX_LINKS) return undefined;
+          if (++links > MAX_LINKS || entry.target.length >= MAX_PATH) return undefined;
           if (entry.target.startsWith('/')) resolved = [];
           pending = [...splitArchivePath(entry.target), ...pending];
           continue;
@@ -249,7 +255,7 @@ class TarArchiveFiles implements ArchiveFiles {
       }
       const entry = this.entries.get(resolved.join('/'));
       if (entry?.kind === 'file') return { offset: entry.offset, size: entry.size };
-      if (entry?.kind !== 'hardlink' || ++links > MAX_LINKS) return undefined;
+      if (entry?.kind !== 'hardlink' || ++links > MAX_LINKS || entry.target.length >= MAX_PATH) return undefined;
       // A hard link names its target from the archive root.
       pending = splitArchivePath(entry.target);
       resolved = [];

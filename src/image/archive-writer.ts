@@ -3,14 +3,13 @@
  * the size (and digest) it must have while it is written. In a directory each file is a temp file renamed
  * into place once verified; a new directory is written as a temp directory beside the destination and a
  * tar as a temp file there, each renamed to the destination only by `commit`, so an interrupted or failed
- * write never leaves a partial archive under the destination name.
+ * write never leaves a partial archive under the destination name. A device or pipe given as the
+ * destination (/dev/null, a FIFO) is written into directly.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GantryError, errnoCode } from '../util/index.js';
-import { hashToDigest, type Digest } from '../util/index.js';
-import { pathExists, tempSibling, writeFileAtomic } from '../util/index.js';
+import { GantryError, errnoCode, hashToDigest, type Digest, pathExists, tempSibling, writeFileAtomic } from '../util/index.js';
 import { BLOCK_SIZE, paddingFor } from './tar-header.js';
 import { layerEntryHeader } from './tar-writer.js';
 
@@ -153,18 +152,21 @@ export class TarArchiveWriter implements ArchiveWriter {
 
   private constructor(
     readonly destination: string,
-    private readonly tempPath: string,
+    /** The temp file renamed to the destination by commit; undefined when writing straight into a device or pipe. */
+    private readonly tempPath: string | undefined,
     private readonly handle: FileHandle,
   ) {}
 
   static async create(destination: string): Promise<TarArchiveWriter> {
-    if (await pathExists(destination)) {
-      if ((await stat(destination)).isDirectory()) {
-        throw new GantryError(`${destination} is a directory`, { hint: 'a tar archive needs a file path' });
-      }
-    } else {
-      await mkdir(dirname(destination), { recursive: true });
-    }
+    const existing = await stat(destination).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (existing?.isDirectory()) throw new GantryError(`${destination} is a directory`, { hint: 'a tar archive needs a file path' });
+    // A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written into, as `docker save -o` does:
+    // renaming a temp file over it would replace it (as root, /dev/null itself).
+    if (existing && !existing.isFile()) return new TarArchiveWriter(destination, undefined, await open(destination, 'w'));
+    if (!existing) await mkdir(dirname(destination), { recursive: true });
     const tempPath = tempSibling(destination);
     const handle = await open(tempPath, 'wx', 0o644);
     return new TarArchiveWriter(destination, tempPath, handle);
@@ -233,10 +235,10 @@ export class TarArchiveWriter implements ArchiveWriter {
   async commit(): Promise<void> {
     await this.serialized(async () => {
       await writeAll(this.handle, Buffer.alloc(2 * BLOCK_SIZE));
-      await this.handle.sync();
+      if (this.tempPath) await this.handle.sync();
       this.finished = true;
       await this.handle.close();
-      await rename(this.tempPath, this.destination);
+      if (this.tempPath) await rename(this.tempPath, this.destination);
     });
   }
 
@@ -244,6 +246,6 @@ export class TarArchiveWriter implements ArchiveWriter {
     await this.queue;
     this.finished = true;
     await this.handle.close().catch(() => undefined);
-    await rm(this.tempPath, { force: true });
+    if (this.tempPath) await rm(this.tempPath, { force: true });
   }
 }

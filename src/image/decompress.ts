@@ -3,10 +3,11 @@
  * gzip (including multi-member) uses Node's zlib; zstd, xz and bzip2 stream through the system tools.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Readable, pipeline as pipelineCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { GantryError, errnoCode, isGantryError } from '../util/index.js';
+import { hashToDigest, type Digest, GantryError, errnoCode, isGantryError } from '../util/index.js';
 import type { ByteSource } from './compress.js';
 
 export type DetectedCompression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
@@ -127,6 +128,13 @@ async function* throughTool(source: AsyncIterable<Uint8Array>, format: 'zstd' | 
       await feeding;
     }
   }
+}
+
+/** A layer blob's diff ID: the sha256 of its decompressed bytes. Fails as decompressLayer does on corrupt data. */
+export async function uncompressedDigest(source: ByteSource, layer: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  for await (const chunk of decompressLayer(source, layer)) hash.update(chunk as Buffer);
+  return hashToDigest(hash);
 }
 
 /**

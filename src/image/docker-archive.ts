@@ -11,17 +11,14 @@
  * blobs/): layers that are not gzip or zstd are compressed with gzip on the way in, and an OCI
  * manifest is written for each image with layer digests that match, keeping the config and its diff IDs.
  */
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
-import { GantryError, isGantryError } from '../util/index.js';
-import { digestHex, hashToDigest, sha256, type Digest } from '../util/index.js';
-import type { ArchiveFiles } from './archive-files.js';
-import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
+import { GantryError, isGantryError, quoteForMessage, digestHex, sha256, type Digest } from '../util/index.js';
+import { type ArchiveFiles, readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';
-import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression } from './decompress.js';
+import { COMPRESSION_MAGIC_LENGTH, decompressLayer, detectCompression, uncompressedDigest } from './decompress.js';
 import { imageManifest, isImageConfigMediaType, parseImageConfig, parseManifestOrIndex } from './documents.js';
 import { configPlatform, platformImages, subjectOf } from './graph.js';
 import { OciLayoutSink, layoutBlobPath, type ArchiveImage } from './layout.js';
@@ -170,7 +167,7 @@ export async function dockerItemConfigDigest(files: ArchiveFiles, item: DockerMa
 
 async function readConfigFile(files: ArchiveFiles, item: DockerManifestItem): Promise<Buffer> {
   if ((await files.fileSize(item.Config)) === undefined) {
-    throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} refers to the image config ${item.Config}, which is not in the archive`, {
+    throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} refers to the image config ${quoteForMessage(item.Config, 200)}, which is not in the archive`, {
       hint: 'the archive is incomplete or corrupt; nothing was loaded',
     });
   }
@@ -181,7 +178,7 @@ async function readConfigFile(files: ArchiveFiles, item: DockerManifestItem): Pr
 export function dockerItemNames(files: ArchiveFiles, item: DockerManifestItem): string[] {
   return (item.RepoTags ?? []).map((tag) => {
     const name = imageNameFrom(tag);
-    if (!name) throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} names an image "${tag}", which is not a valid name:tag`);
+    if (!name) throw new GantryError(`${files.path}: ${DOCKER_MANIFEST_FILE} names an image ${quoteForMessage(tag, 200)}, which is not a valid name:tag`);
     return name;
   });
 }
@@ -264,7 +261,7 @@ class DockerImageConverter {
     const known = this.layers.get(key);
     if (known) return known;
     if ((await this.files.fileSize(path)) === undefined) {
-      throw this.fail(`${DOCKER_MANIFEST_FILE} refers to the layer ${path}, which is not in the archive`);
+      throw this.fail(`${DOCKER_MANIFEST_FILE} refers to the layer ${quoteForMessage(path, 200)}, which is not in the archive`);
     }
     const format = detectCompression(await readArchiveHead(this.files, path, COMPRESSION_MAGIC_LENGTH));
     const converted = format === 'gzip' || format === 'zstd' ? await this.keepCompressed(path, diffId, format) : await this.compress(path, diffId, format === 'none');
@@ -279,15 +276,14 @@ class DockerImageConverter {
   /** Stores a gzip or zstd layer as it is, once its content is checked against the diff ID. */
   private async keepCompressed(path: string, diffId: Digest, format: 'gzip' | 'zstd'): Promise<ConvertedLayer> {
     const blob = await this.content.ingest(await this.files.open(path));
-    const hash = createHash('sha256');
+    let actual: Digest;
     try {
-      for await (const chunk of decompressLayer(await this.content.openRead(blob.digest), path)) hash.update(chunk as Buffer);
+      actual = await uncompressedDigest(await this.content.openRead(blob.digest), path);
     } catch (err) {
       await this.content.delete(blob.digest);
       if (isGantryError(err)) throw this.fail(err.message);
       throw err;
     }
-    const actual = hashToDigest(hash);
     if (actual !== diffId) {
       await this.content.delete(blob.digest);
       throw this.diffIdMismatch(path, diffId, actual);

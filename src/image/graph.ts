@@ -4,8 +4,7 @@
  * platform images of an index, the platform of a config, the layers of a manifest with their diff IDs.
  * Each is answered here once, so that copy, GC, save/load, push/pull and `images` agree.
  */
-import { GantryError, quoteForMessage } from '../util/index.js';
-import type { Digest } from '../util/index.js';
+import { GantryError, quoteForMessage, type Digest } from '../util/index.js';
 import { formatPlatform, platformMatchRank } from './platform.js';
 import type { ImageSource } from './copy.js';
 import { isImageConfigMediaType, MAX_CONFIG_BYTES, parseImageConfig, parseManifestOrIndex, type ParsedDocument } from './documents.js';

@@ -30,3 +30,4 @@ export { namedDescriptor, nameFromAnnotations, withoutNames } from './names.js';
 export { formatPlatform, formatPlatformAll, hostPlatform, normalizePlatform, parsePlatform, parsePlatformFlag, platformMatches, platformsEqual } from './platform.js';
 export { DEFAULT_REGISTRY, familiarReference, formatReference, type ImageReference, normalizeReference, parseReference } from './reference.js';
 export { type ContainerConfig, DEFAULT_PATH, type Descriptor, type HealthConfig, type HistoryEntry, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from './types.js';
+export { uncompressedDigest } from './decompress.js';

@@ -2,7 +2,7 @@
  * One entry of a layer tar: the unit the diff produces, the tar writer encodes and the unpacker applies.
  * Whiteouts are ordinary entries named `.wh.<name>` / `.wh..wh..opq` (OCI image-spec, layer.md).
  */
-import { GantryError } from '../util/index.js';
+import { GantryError, quoteForMessage } from '../util/index.js';
 
 export type LayerEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -78,7 +78,7 @@ export function classifyWhiteout(path: string): WhiteoutKind {
   if (base.startsWith(WHITEOUT_META_PREFIX)) return { kind: 'meta' };
   const target = base.slice(WHITEOUT_PREFIX.length);
   if (target === '' || target === '.' || target === '..') {
-    throw new GantryError(`invalid whiteout entry "${path}"`, { hint: 'a whiteout names the file it hides: .wh.<name>' });
+    throw new GantryError(`invalid whiteout entry ${quoteForMessage(path, 200)}`, { hint: 'a whiteout names the file it hides: .wh.<name>' });
   }
   return { kind: 'whiteout', dir, target: joinLayerPath(dir, target) };
 }
@@ -93,7 +93,7 @@ export function normalizeLayerPath(raw: string, what = 'entry'): string {
   for (const part of raw.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      throw new GantryError(`layer ${what} "${raw}" escapes the layer root`, {
+      throw new GantryError(`layer ${what} ${quoteForMessage(raw, 200)} escapes the layer root`, {
         hint: 'layer paths may not contain ".." components',
       });
     }

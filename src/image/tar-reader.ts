@@ -4,8 +4,7 @@
  * stream, past the end-of-archive blocks — goes through a sha256 so the caller gets the diffID.
  */
 import { createHash } from 'node:crypto';
-import { hashToDigest, type Digest } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { hashToDigest, type Digest, GantryError, quoteForMessage } from '../util/index.js';
 import type { ByteSource } from './compress.js';
 import { BLOCK_SIZE, TypeFlag, paddingFor, type TarHeaderFields } from './tar-header.js';
 
@@ -130,7 +129,7 @@ export class TarReader {
     try {
       return utf8.decode(raw);
     } catch {
-      throw this.fail(`entry name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, which gantry does not support`, offset);
+      throw this.fail(`entry name ${quoteForMessage(raw.toString('latin1'), 200)} is not valid UTF-8, which gantry does not support`, offset);
     }
   }
 
@@ -181,7 +180,11 @@ export class TarReader {
       const record = data.subarray(space + 1, pos + length - 1);
       const eq = record.indexOf(0x3d);
       if (eq <= 0) throw this.fail('malformed PAX record', at);
-      records.set(record.subarray(0, eq).toString('utf8'), record.subarray(eq + 1));
+      const key = record.subarray(0, eq).toString('utf8');
+      const value = record.subarray(eq + 1);
+      // As Go's archive/tar (validPAXRecord): a name may not hold a NUL, which ends it for every other reader.
+      if (key.includes('\0') || ((key === 'path' || key === 'linkpath') && value.includes(0))) throw this.fail(`PAX record ${JSON.stringify(key.slice(0, 40))} holds a NUL byte`, at);
+      records.set(key, value);
       pos += length;
     }
     return records;
@@ -250,11 +253,15 @@ export class TarReader {
       const name = this.decodeName(pax.get('path') ?? nameBytes, at);
       const linkname = this.decodeName(pax.get('linkpath') ?? longLink ?? cString(block, 157, 100), at);
 
+      // As Go's archive/tar reads them: decimal integers, an mtime with an optional fraction. Number()
+      // alone would take "0x10", "1e3" or " 5", and read the layer differently from containerd.
       const paxNumber = (key: string, fallback: number): number => {
         const raw = pax.get(key);
         if (raw === undefined) return fallback;
-        const value = Number(raw.toString('latin1'));
-        if (!Number.isFinite(value)) throw this.fail(`invalid PAX ${key} "${raw.toString('latin1')}"`, at);
+        const text = raw.toString('latin1');
+        const value = Number(text);
+        const pattern = key === 'mtime' ? /^[-+]?\d+(\.\d*)?$/ : /^[-+]?\d+$/;
+        if (!pattern.test(text) || !Number.isSafeInteger(Math.trunc(value))) throw this.fail(`invalid PAX ${key} ${JSON.stringify(text.slice(0, 40))}`, at);
         return value;
       };
       let entryType = typeflag;
@@ -277,7 +284,7 @@ export class TarReader {
         devMinor: this.numeric(block, 337, 8, at),
         xattrs,
       };
-      if (!Number.isSafeInteger(header.size) || header.size < 0) throw this.fail(`entry "${name}" has an invalid size`, at);
+      if (!Number.isSafeInteger(header.size) || header.size < 0) throw this.fail(`entry ${quoteForMessage(name, 200)} has an invalid size`, at);
       // Links, directories, devices and fifos never have content, whatever their size field says.
       const headerOnly = [TypeFlag.hardlink, TypeFlag.symlink, TypeFlag.char, TypeFlag.block, TypeFlag.dir, TypeFlag.fifo] as number[];
       const hasBody = !headerOnly.includes(header.typeflag);

@@ -7,8 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { GantryError, errnoCode } from '../util/index.js';
-import type { LayerEntry } from './layer-entry.js';
-import { normalizeLayerPath } from './layer-entry.js';
+import { type LayerEntry, normalizeLayerPath } from './layer-entry.js';
 import { BLOCK_SIZE, TypeFlag, encodeTarHeader, paddingFor } from './tar-header.js';
 
 export interface LayerTarOptions {

@@ -10,8 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_REGISTRY } from '../image/index.js';
-import { errnoCode, GantryError } from '../util/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { errnoCode, GantryError, writeFileAtomic } from '../util/index.js';
 
 export interface Credentials {
   username?: string;

@@ -4,7 +4,7 @@
  * redirect leaves the origin, as blob storage redirects do), and errors that name the request but never
  * its headers, so no credential can reach a message.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, errors, request, type Dispatcher } from 'undici';
 import { GantryError, errnoCode, quoteForMessage } from '../util/index.js';
 import type { ResolvedOptions } from './options.js';
 import { backoffDelay, isConnectionError, isRetryableStatus, parseRetryAfter, sleep } from './retry.js';
@@ -137,6 +137,12 @@ export class HttpTransport {
             hint: `check the registry name in the reference, and that this machine can resolve host names (DNS)`,
           });
         }
+        if (isMalformedAnswer(err)) {
+          throw new RegistryError(`${req.what}: the answer from ${url.host} is not valid HTTP: ${describeCause(err)}`, {
+            cause: err,
+            hint: 'the registry or a proxy in between is misbehaving',
+          });
+        }
         const certificate = isCertificateError(err);
         const connection = certificate || isConnectionError(err) || isTlsHandshakeError(err);
         if (!connection) throw err;
@@ -199,6 +205,14 @@ export class HttpTransport {
     this.options.onProgress({ kind: 'retry', what, attempt, delayMs, reason });
     await sleep(delayMs);
   }
+}
+
+/**
+ * An answer that is not HTTP undici can read: headers past its size limit, a malformed status line,
+ * header or chunk. The server answered, so trying again does not help.
+ */
+function isMalformedAnswer(err: unknown): boolean {
+  return err instanceof errors.HeadersOverflowError || err instanceof errors.HTTPParserError;
 }
 
 /** A TLS client talking to a plain-HTTP server fails its handshake this way. */
@@ -267,7 +281,11 @@ export async function* bodyChunks(response: HttpResponse, what: string): AsyncGe
       yield next.value;
     }
   } catch (err) {
-    throw stalled ?? err;
+    if (stalled) throw stalled;
+    // A body cut off or malformed (a bad chunk) is a broken connection: a blob download resumes; any other read fails clearly.
+    if (isMalformedAnswer(err)) throw new RegistryError(`${what}: the body is not valid HTTP: ${describeCause(err)}`, { connection: true, cause: err });
+    if (isConnectionError(err)) throw new RegistryError(`${what}: the connection broke while reading the answer: ${describeCause(err)}`, { connection: true, cause: err });
+    throw err;
   } finally {
     clearInterval(check);
   }

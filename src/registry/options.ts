@@ -3,8 +3,7 @@
  * many calls: calls given the same object share a session (resolved endpoints, tokens, connections).
  */
 import type { Descriptor } from '../image/index.js';
-import type { Digest } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { type Digest, GantryError } from '../util/index.js';
 
 export interface RetryOptions {
   /** Tries per request, the first included (default 5). */

@@ -1,11 +1,7 @@
 /** Resolving a remote image or manifest without storing anything; pulls into the store are use cases of app/. */
-import { formatReference, parseReference } from '../image/index.js';
-import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/index.js';
-import { parseIndex, parseManifest } from '../image/index.js';
-import { configPlatform, readImageConfig, readManifest } from '../image/index.js';
+import { formatReference, parseReference, isIndexMediaType, type Descriptor, type ImageConfig, type ImageManifest, type Platform, parseIndex, parseManifest, configPlatform, readImageConfig, readManifest, choosePlatformManifest } from '../image/index.js';
 import type { RegistryOptions } from './options.js';
 import { type ResolvedManifest } from './repository.js';
-import { choosePlatformManifest } from '../image/index.js';
 import { openForPull } from './transfer.js';
 
 export interface RemoteImage {

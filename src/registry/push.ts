@@ -3,14 +3,8 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import { copyImage, type CopyOptions, type ImageSource } from '../image/index.js';
-import { formatPlatform, platformsEqual } from '../image/index.js';
-import { formatReference, parseReference } from '../image/index.js';
-import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor } from '../image/index.js';
-import { imageIndex, parseIndex, parseManifestOrIndex } from '../image/index.js';
-import { configPlatform, readImageConfig, walkImage } from '../image/index.js';
-import { sha256, shortDigest } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { copyImage, type CopyOptions, type ImageSource, formatPlatform, platformsEqual, formatReference, parseReference, MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, imageIndex, parseIndex, parseManifestOrIndex, configPlatform, readImageConfig, walkImage } from '../image/index.js';
+import { sha256, shortDigest, GantryError } from '../util/index.js';
 import type { RegistryOptions } from './options.js';
 import { RegistryRepository } from './repository.js';
 import { sessionFor } from './session.js';

@@ -1,6 +1,5 @@
 /** Opening a registry repository for a transfer, and the copy-loop options of one: the session's concurrency, referrers carried, progress reported. */
-import type { CopyOptions } from '../image/index.js';
-import type { ImageReference } from '../image/index.js';
+import type { CopyOptions, ImageReference } from '../image/index.js';
 import type { RegistryOptions } from './options.js';
 import { copyProgress } from './progress.js';
 import { RegistryRepository } from './repository.js';

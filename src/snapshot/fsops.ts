@@ -5,10 +5,8 @@
  * listing both differs walk with.
  */
 import { readdirSync } from 'node:fs';
-import { runTool } from '../util/index.js';
-import { GantryError } from '../util/index.js';
-import type { LayerEntry } from '../image/index.js';
-import { layerTarChunks } from '../image/index.js';
+import { runTool, GantryError } from '../util/index.js';
+import { type LayerEntry, layerTarChunks } from '../image/index.js';
 
 export type XattrMap = Map<string, Buffer>;
 

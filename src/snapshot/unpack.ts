@@ -14,12 +14,8 @@
 import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../util/index.js';
-import { GantryError, errnoCode, isGantryError } from '../util/index.js';
-import { classifyWhiteout, normalizeLayerPath } from '../image/index.js';
-import type { ByteSource } from '../image/index.js';
-import { type TarEntryHeader, TarReader } from '../image/index.js';
-import { TypeFlag } from '../image/index.js';
+import { type Digest, GantryError, errnoCode, isGantryError, quoteForMessage } from '../util/index.js';
+import { classifyWhiteout, normalizeLayerPath, type ByteSource, type TarEntryHeader, TarReader, TypeFlag } from '../image/index.js';
 import { type SpecialFile, type XattrAssignment, createSpecialFiles, setXattrs } from './fsops.js';
 
 export type UnpackMode = 'overlay' | 'merged';
@@ -49,6 +45,16 @@ function isForbiddenXattr(name: string): boolean {
   return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
+/** A name from a layer for a message: quoted, and cut short (a PAX path can be megabytes long). */
+function quoteName(name: string): string {
+  return quoteForMessage(name, 200);
+}
+
+/** uid_t and gid_t are 32 bits, and -1 (all ones) means "unchanged" to chown. */
+function isLinuxId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id < 0xffffffff;
+}
+
 function isUnder(path: string, ancestor: string): boolean {
   return path === ancestor || path.startsWith(`${ancestor}/`);
 }
@@ -72,7 +78,7 @@ class LayerUnpacker {
   }
 
   private error(entry: string, message: string, hint?: string): GantryError {
-    return new GantryError(`layer ${this.layer}: entry "${entry}": ${message}`, hint === undefined ? {} : { hint });
+    return new GantryError(`layer ${this.layer}: entry ${quoteName(entry)}: ${message}`, hint === undefined ? {} : { hint });
   }
 
   /**
@@ -91,27 +97,27 @@ class LayerUnpacker {
         continue;
       }
       const rel = [...resolved, part].join('/');
-      if (this.pendingSpecial.has(rel)) throw this.error(entry, `"${rel}" is not a directory`);
+      if (this.pendingSpecial.has(rel)) throw this.error(entry, `${quoteName(rel)} is not a directory`);
       const full = this.full(rel);
       let st;
       try {
         st = await lstat(full);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
-        if (!create) throw this.error(entry, `"${rel}" does not exist`);
+        if (!create) throw this.error(entry, `${quoteName(rel)} does not exist`);
         await mkdir(full, 0o755);
         this.implicitDirs.add(rel);
         resolved.push(part);
         continue;
       }
       if (st.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw this.error(entry, `too many levels of symbolic links at "${rel}"`);
+        if (++hops > MAX_SYMLINK_HOPS) throw this.error(entry, `too many levels of symbolic links at ${quoteName(rel)}`);
         const target = await readlink(full);
         if (target.startsWith('/')) resolved.length = 0;
         pending.unshift(...target.split('/'));
         continue;
       }
-      if (!st.isDirectory()) throw this.error(entry, `"${rel}" is not a directory`);
+      if (!st.isDirectory()) throw this.error(entry, `${quoteName(rel)} is not a directory`);
       resolved.push(part);
     }
     return resolved.join('/');
@@ -178,6 +184,9 @@ class LayerUnpacker {
       }
     })();
     if (path === '') return; // the root itself: its metadata belongs to the snapshot, not the layer
+    if (this.sameOwner && !(isLinuxId(header.uid) && isLinuxId(header.gid))) {
+      throw this.error(header.name, `its owner ${header.uid}:${header.gid} is not a Linux user and group ID`, 'IDs run from 0 to 4294967294');
+    }
     const whiteout = classifyWhiteout(path);
     if (whiteout.kind === 'meta') return;
     if (whiteout.kind === 'opaque') {
@@ -232,18 +241,18 @@ class LayerUnpacker {
           try {
             return normalizeLayerPath(header.linkname, 'hardlink target');
           } catch {
-            throw this.error(header.name, `hardlink target "${header.linkname}" escapes the layer root`);
+            throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} escapes the layer root`);
           }
         })();
         if (targetPath === '') throw this.error(header.name, 'a hardlink cannot point at the layer root');
         const target = await this.locate(targetPath, header.name, false);
         if (this.options.mode === 'overlay' && !this.unpacked.has(target)) {
-          throw this.error(header.name, `hardlink target "${header.linkname}" is not in this layer before the link`);
+          throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} is not in this layer before the link`);
         }
         if (this.pendingSpecial.has(target)) await this.flushSpecial();
         const targetStat = await lstat(this.full(target)).catch(() => undefined);
-        if (targetStat === undefined) throw this.error(header.name, `hardlink target "${header.linkname}" does not exist`);
-        if (targetStat.isDirectory()) throw this.error(header.name, `hardlink target "${header.linkname}" is a directory`);
+        if (targetStat === undefined) throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} does not exist`);
+        if (targetStat.isDirectory()) throw this.error(header.name, `hardlink target ${quoteName(header.linkname)} is a directory`);
         await link(this.full(target), full);
         isSymlink = targetStat.isSymbolicLink();
         break;
@@ -312,7 +321,7 @@ export async function unpackLayer(tar: ByteSource, root: string, options: Unpack
         await unpacker.apply(header, reader);
       } catch (err) {
         if (isGantryError(err)) throw err;
-        throw new GantryError(`layer ${layer}: cannot unpack entry "${header.name}": ${errnoCode(err) ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+        throw new GantryError(`layer ${layer}: cannot unpack entry ${quoteName(header.name)}: ${errnoCode(err) ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
       }
       entries++;
     }

@@ -3,16 +3,11 @@
  * registry seam when missing (or always, with --pull). Each resolution pins a manifest digest.
  */
 import type { ResolvedImage } from '../frontend/index.js';
-import { formatPlatform } from '../image/index.js';
-import { normalizeReference } from '../image/index.js';
-import type { Platform } from '../image/index.js';
+import { formatPlatform, normalizeReference, type Platform, configPlatform } from '../image/index.js';
 import type { Progress } from '../progress/index.js';
-import { findLocalImage, readImage, type StoredImage } from '../store/index.js';
-import type { Store } from '../store/index.js';
-import { GantryError } from '../util/index.js';
-import type { Digest } from '../util/index.js';
+import { findLocalImage, readImage, type StoredImage, type Store } from '../store/index.js';
+import { GantryError, type Digest } from '../util/index.js';
 import { baseImageKey } from './cache-key.js';
-import { configPlatform } from '../image/index.js';
 import { layerRecords } from './layers.js';
 import type { StageState } from './state.js';
 

@@ -6,26 +6,18 @@
  * to be allowed (entitlements) and runnable here (emulators, the sandbox network's slirp4netns); the
  * sandbox network is started by the first RUN that uses it and stopped with the build.
  */
-import { rfc3339 } from '../util/index.js';
+import { rfc3339, concurrencyLimiter, type Digest } from '../util/index.js';
 import { availableParallelism } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { planBuild } from '../frontend/index.js';
-import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/index.js';
-import { openRuntime, type ContainerRuntime } from '../exec/index.js';
-import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/index.js';
-import { requireEmulation } from '../exec/index.js';
-import { requireSlirp4netns, SandboxNetwork } from '../exec/index.js';
-import { normalizeReference } from '../image/index.js';
-import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/index.js';
+import { planBuild, type BuildPlan, type PlannedStage, type ResolvedImage } from '../frontend/index.js';
+import { openRuntime, type ContainerRuntime, requireEmulation, requireSlirp4netns, SandboxNetwork } from '../exec/index.js';
+import { formatPlatform, hostPlatform, parsePlatformFlag, normalizeReference, MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform, imageIndex } from '../image/index.js';
 import type { Progress } from '../progress/index.js';
 import { openSnapshotter, type Snapshotter, type SnapshotterName } from '../snapshot/index.js';
-import type { Store } from '../store/index.js';
-import { concurrencyLimiter } from '../util/index.js';
-import type { Digest } from '../util/index.js';
+import { type Store, CacheStore, type CacheRecord, type LayerRecord, type StepInputs } from '../store/index.js';
 import { baseImageKey, scratchKey } from './cache-key.js';
-import { CacheStore, type CacheRecord, type LayerRecord, type StepInputs } from '../store/index.js';
 import { runNetwork, type ExecContext, type NetworkMode, type SecretSource } from './exec-context.js';
 import { checkEntitlements, type Entitlement } from './entitlements.js';
 import { commitImage } from './image-commit.js';
@@ -35,7 +27,6 @@ import { runStage, type StepReport } from './stage-runner.js';
 import { StepDefinitions } from './step-definitions.js';
 import { ContextSources, treeSelector } from './context-sources.js';
 import type { StageState } from './state.js';
-import { imageIndex } from '../image/index.js';
 
 export interface BuildOptions {
   store: Store;

@@ -16,8 +16,7 @@ import {
   type SelectionSummary,
 } from '../context/index.js';
 import type { Store } from '../store/index.js';
-import { sha256 } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { sha256, GantryError } from '../util/index.js';
 import type { CopyEntryType, SelectedSource, SourceEntry } from './ops/copy-plan.js';
 import type { SelectOptions, SourceSelection, SourceSelector } from './sources.js';
 

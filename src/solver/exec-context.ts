@@ -1,11 +1,9 @@
 /** What step operations need from the build: store, snapshots, runtime, network, secrets, other stages. */
-import type { ContainerRuntime } from '../exec/index.js';
-import type { NetworkAttachment } from '../exec/index.js';
+import type { ContainerRuntime, NetworkAttachment } from '../exec/index.js';
 import type { RunStep } from '../frontend/index.js';
 import type { ActiveSnapshot, Snapshotter } from '../snapshot/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, LayerRecord } from '../store/index.js';
 import type { Digest } from '../util/index.js';
-import type { LayerRecord } from '../store/index.js';
 import type { StageState } from './state.js';
 
 /** A build's network for RUN steps: default (a sandbox network with outbound access), host or none. */

@@ -4,16 +4,10 @@
  * layer blobs becomes committed snapshots, unpacking only the layers not yet unpacked.
  */
 import { Writable } from 'node:stream';
-import { compressLayer, createLayerTar, decompressLayer } from '../image/index.js';
-import { changeEntries, unpackLayer } from '../snapshot/index.js';
-import { openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/index.js';
-import type { Store } from '../store/index.js';
-import type { Digest } from '../util/index.js';
-import { GantryError } from '../util/index.js';
-import { chainIdOf } from '../image/index.js';
-import type { LayerRecord } from '../store/index.js';
-import type { StoredImage } from '../store/index.js';
-import { imageLayers } from '../image/index.js';
+import { compressLayer, createLayerTar, decompressLayer, chainIdOf, imageLayers } from '../image/index.js';
+import { changeEntries, unpackLayer, openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/index.js';
+import type { Store, LayerRecord, StoredImage } from '../store/index.js';
+import { type Digest, GantryError } from '../util/index.js';
 
 export interface LayerStoreOptions {
   /** Clamp file mtimes in new layers to this (seconds since the epoch). */

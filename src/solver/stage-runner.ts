@@ -3,11 +3,10 @@
  * layer on a hit, and otherwise runs the step (saying why it missed) and records the result.
  * Config-only steps change the config and history without a layer.
  */
-import { rfc3339 } from '../util/index.js';
+import { rfc3339, type Digest } from '../util/index.js';
 import type { PlannedStage, PlannedStep, StepInput } from '../frontend/index.js';
 import type { HistoryEntry } from '../image/index.js';
 import type { Progress, StepProgress } from '../progress/index.js';
-import type { Digest } from '../util/index.js';
 import { stepIdentities } from './cache-key.js';
 import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from '../store/index.js';
 import { explainMiss } from './explain.js';

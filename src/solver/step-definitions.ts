@@ -9,9 +9,7 @@ import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep 
 import { formatPlatform } from '../image/index.js';
 import { resolveOwner } from '../exec/index.js';
 import type { StepProgress } from '../progress/index.js';
-import { sha256, type Digest } from '../util/index.js';
-import { canonicalJson } from '../util/index.js';
-import { resolveInRoot } from '../util/index.js';
+import { sha256, type Digest, canonicalJson, resolveInRoot } from '../util/index.js';
 import type { SnapshotView } from '../snapshot/index.js';
 import { stepKey } from './cache-key.js';
 import type { LayerRecord, StepInputs } from '../store/index.js';

@@ -6,15 +6,9 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Descriptor } from '../image/index.js';
-import { isImageConfigMediaType } from '../image/index.js';
-import { readImageConfig, walkImage } from '../image/index.js';
-import { isGantryError } from '../util/index.js';
+import { type Descriptor, isImageConfigMediaType, readImageConfig, walkImage, chainIdOf } from '../image/index.js';
+import { isGantryError, type Digest, ownerIsDead, isDeadTempSibling } from '../util/index.js';
 import { StoreImageIO } from './images.js';
-import { chainIdOf } from '../image/index.js';
-import type { Digest } from '../util/index.js';
-import { ownerIsDead } from '../util/index.js';
-import { isDeadTempSibling } from '../util/index.js';
 import { CacheStore } from './cache-records.js';
 import type { StoreSession } from './session.js';
 import type { Store } from './store.js';

@@ -1,14 +1,8 @@
 /**
  * Reading images out of the store, and the store as a source and sink of the copy loop.
  */
-import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/index.js';
-import type { BlobStream, ImageSink, ImageSource } from '../image/index.js';
-import { imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType } from '../image/index.js';
-import { choosePlatformManifest, configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf } from '../image/index.js';
-import { formatPlatform } from '../image/index.js';
-import { familiarReference, formatReference, parseReference } from '../image/index.js';
-import { GantryError } from '../util/index.js';
-import { isDigest, type Digest } from '../util/index.js';
+import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageManifest, type Platform, type BlobStream, type ImageSink, type ImageSource, imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType, choosePlatformManifest, configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf, formatPlatform, familiarReference, formatReference, parseReference } from '../image/index.js';
+import { GantryError, isDigest, type Digest } from '../util/index.js';
 import type { Store } from './store.js';
 
 export interface StoredImage {

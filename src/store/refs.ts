@@ -7,14 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Descriptor, ImageIndex } from '../image/index.js';
-import { parseReference, formatReference } from '../image/index.js';
-import { nameFromAnnotations, namedDescriptor, withoutNames } from '../image/index.js';
-import { errnoCode, GantryError, isGantryError } from '../util/index.js';
-import { checkDescriptor, imageIndex } from '../image/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { type Descriptor, type ImageIndex, parseReference, formatReference, nameFromAnnotations, namedDescriptor, withoutNames, checkDescriptor, imageIndex } from '../image/index.js';
+import { errnoCode, GantryError, isGantryError, writeFileAtomic, type Digest } from '../util/index.js';
 import { withLock } from './lock.js';
-import type { Digest } from '../util/index.js';
 
 export interface NamedImage {
   /** Full normalized name, e.g. "docker.io/library/app:1.0"; undefined for an untagged image. */

@@ -5,8 +5,7 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { errnoCode, GantryError, isGantryError, quoteForMessage } from '../util/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { errnoCode, GantryError, isGantryError, quoteForMessage, writeFileAtomic } from '../util/index.js';
 import { ContentStore } from './content.js';
 import { ImageRefs } from './refs.js';
 import { ReferrersIndex } from './referrers.js';

@@ -3,11 +3,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importBusybox } from '../helpers/base-image.js';
 import { gantryOk, isRoot, tempDir } from '../helpers/gantry.js';
 import { summary } from '../helpers/build-events.js';
+import { sha256 } from '../../src/util/digest.js';
 
 const skip = !isRoot && 'builds run containers and mount overlays: needs root';
 
@@ -128,6 +129,38 @@ test('--explain prints a table with every step, its result and cause', { skip },
   assert.match(result.stderr, /STEP\s+RESULT\s+TIME\s+CAUSE/);
   assert.match(result.stderr, /RUN echo "version 3" > \/version.txt\s+miss\s+[\d.]+s\s+build arg VERSION: 2 → 3/);
   assert.match(result.stderr, /COPY src\/ \/src\/\s+hit/);
+});
+
+test('an imported cache record whose layer is not what its diff ID says is refused, and its step runs', { skip }, async () => {
+  const cacheDir = join(context.path, '..', `${context.path.split('/').pop()}-poisoned-cache`);
+  await gantryOk(root.path, ['build', '--progress', 'quiet', '-q', '--cache-to', `type=local,dest=${cacheDir},mode=max`, context.path]);
+  // Rewrite the cache document: the last step's record keeps its layer but claims another diff ID.
+  const blob = (digest: string) => join(cacheDir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const index = JSON.parse(await readFile(join(cacheDir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; size: number }> };
+  const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { config: { digest: string; size: number } };
+  const document = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { records: Array<{ description: string; layer: { diffId: string } }> };
+  const poisoned = document.records.find((record) => record.description.includes('echo after'));
+  assert.ok(poisoned, 'the cache holds the last step');
+  poisoned.layer.diffId = sha256('not the layer');
+  const write = async (bytes: Buffer): Promise<{ digest: string; size: number }> => {
+    await writeFile(blob(sha256(bytes)), bytes);
+    return { digest: sha256(bytes), size: bytes.length };
+  };
+  manifest.config = { ...manifest.config, ...(await write(Buffer.from(JSON.stringify(document)))) };
+  index.manifests[0] = { ...index.manifests[0]!, ...(await write(Buffer.from(JSON.stringify(manifest)))) };
+  await writeFile(join(cacheDir, 'index.json'), JSON.stringify(index));
+
+  const other = await tempDir('cache-poisoned-root');
+  try {
+    await importBusybox(other.path);
+    const result = await gantryOk(other.path, ['build', '--progress', 'json', '--cache-from', `type=local,src=${cacheDir}`, context.path]);
+    assert.match(result.stderr, /imported \d+ cache records from .* \(1 refused: their layer does not match their diff ID\)/);
+    const steps = summary(result.stderr);
+    assert.ok(steps.some((line) => /RUN echo after > \/after\.txt → miss/.test(line)), steps.join('\n'));
+    assert.ok(steps.filter((line) => line.endsWith('→ hit')).length >= 3, steps.join('\n'));
+  } finally {
+    await other.cleanup();
+  }
 });
 
 test('a local cache export restores every step into an empty store', { skip }, async () => {

@@ -126,14 +126,14 @@ describe('corrupt archives leave the store unchanged', () => {
     await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: ['gone:1'], Layers: ['one.tar', 'two/layer.tar'] }]));
     const file = join(work, 'missing-layer.tar');
     await run('tar', ['-C', dir, '-cf', file, 'manifest.json', 'config.json', 'one.tar']);
-    await assertLoadFails(file, /manifest\.json refers to the layer two\/layer\.tar, which is not in the archive/);
+    await assertLoadFails(file, /manifest\.json refers to the layer "two\/layer\.tar", which is not in the archive/);
   });
 
   it('manifest.json pointing at a config that is not in the archive', async () => {
     const dir = join(work, 'missing-config');
     await mkdir(dir);
     await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: 'abc.json', RepoTags: null, Layers: [] }]));
-    await assertLoadFails(dir, /manifest\.json refers to the image config abc\.json, which is not in the archive/);
+    await assertLoadFails(dir, /manifest\.json refers to the image config "abc\.json", which is not in the archive/);
   });
 
   it('an uncompressed layer whose content does not match the diff ID of the config', async () => {
@@ -208,6 +208,6 @@ describe('corrupt archives leave the store unchanged', () => {
         { Config: 'bad.json', RepoTags: ['bad:1'], Layers: ['absent.tar'] },
       ]),
     );
-    await assertLoadFails(dir, /refers to the layer absent\.tar/);
+    await assertLoadFails(dir, /refers to the layer "absent\.tar"/);
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pack } from 'tar-stream';
 import { loadArchive } from '../../src/app/archives.js';
 import { MediaType, type Descriptor } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -142,6 +143,31 @@ describe('hostile archives are refused and change nothing', () => {
     await assertRefused(version, /oci-layout nests more than 100 levels deep/);
     await writeFile(join(version, 'oci-layout'), JSON.stringify({ imageLayoutVersion: 'v'.repeat(17 << 20) }));
     await assertRefused(version, /unsupported OCI layout version "v{80}…"$/);
+  });
+
+  it('links and paths megabytes long in a tar archive name nothing, and are dismissed at once', { timeout: 60_000 }, async () => {
+    const far = 'a/'.repeat(200_000);
+    const tarOf = async (entries: Array<{ name: string; linkname?: string; content?: string }>): Promise<string> => {
+      const archive = pack();
+      for (const entry of entries) {
+        if (entry.linkname !== undefined) archive.entry({ name: entry.name, type: 'symlink', linkname: entry.linkname });
+        else archive.entry({ name: entry.name }, entry.content ?? '');
+      }
+      archive.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
+      const file = join(work, `far-${sha256(JSON.stringify(entries.map((e) => e.name))).slice(7, 15)}.tar`);
+      await writeFile(file, Buffer.concat(chunks));
+      return file;
+    };
+    const layout = await tarOf([{ name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', linkname: far }]);
+    await assertRefused(layout, /neither index\.json \(OCI image layout\) nor manifest\.json/);
+    const layer = await layerTarBytes({ 'a.txt': 'a' });
+    const docker = await tarOf([
+      { name: 'config.json', content: JSON.stringify(testConfig({ os: 'linux', architecture: 'amd64' }, [sha256(layer)])) },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: 'config.json', RepoTags: ['far:1'], Layers: [`${far}layer.tar`] }]) },
+    ]);
+    await assertRefused(docker, /refers to the layer "(a\/){100}…", which is not in the archive$/);
   });
 
   it('a manifest that is not JSON does not quote its bytes', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +128,25 @@ describe('docker archives', () => {
     const target = await freshStore();
     await loadArchive(target, output);
     assert.deepEqual(await namedRoots(target), [['localhost:5000/team/multi:2', arm64.digest]]);
+  });
+
+  it('writes into a pipe given as the output, which stays a pipe (as `docker save -o /dev/stdout`)', async () => {
+    const fifo = join(work, 'out.fifo');
+    await run('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    reader.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const exited = new Promise((resolve) => reader.once('close', resolve));
+    try {
+      await saveImages(source, ['app:1.0'], { format: 'docker', output: fifo });
+      assert.ok((await lstat(fifo)).isFIFO(), 'the pipe was replaced by a file');
+      await exited;
+    } finally {
+      reader.kill();
+    }
+    const copy = join(work, 'from-fifo.tar');
+    await writeFile(copy, Buffer.concat(chunks));
+    assert.ok((await tarList(copy)).includes('manifest.json'));
   });
 
   it('is a tar file only: a directory output is refused', async () => {

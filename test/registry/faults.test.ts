@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Descriptor, ImageManifest } from '../../src/image/types.js';
-import { closeRegistrySession, fetchManifest, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
+import { closeRegistrySession, fetchManifest, RegistryError, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
 import { pullImage, pushImage } from '../../src/app/registry-use-cases.js';
 import type { Store } from '../../src/store/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.js';
-import { readJsonBlob } from '../helpers/gantry.js';
+import { gantry, readJsonBlob } from '../helpers/gantry.js';
 
 describe('faults between gantry and the registry', () => {
   let registry: RegistryServer;
@@ -126,6 +126,40 @@ describe('faults between gantry and the registry', () => {
       });
       assert.equal(await store.content.has(bigLayer.digest), false);
     }
+  });
+
+  test('an answer that is not valid HTTP (headers too large, a malformed Content-Length) is a clear error', async () => {
+    for (const set of [{ 'x-padding': 'p'.repeat(200_000) }, { 'content-length': 'abc' }] as Array<Record<string, string>>) {
+      proxy.clear();
+      proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'headers', set } });
+      const store = await stores.open();
+      await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions()), (err: Error) => {
+        assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${err.stack}`);
+        assert.match(err.message, /GET .*manifest 1: the answer from 127\.0\.0\.1:\d+ is not valid HTTP/);
+        return true;
+      });
+      assert.deepEqual(await store.refs.list(), []);
+    }
+  });
+
+  test('a manifest whose body is cut off is a clear error, not an internal one', async () => {
+    proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'drop-after', bytes: 10 } });
+    const store = await stores.open();
+    await assert.rejects(pullImage(store, `${host}/faults/app:1`, makeOptions()), (err: Error) => {
+      assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${err.stack}`);
+      assert.match(err.message, /GET .*manifest 1: the connection broke while reading the answer: UND_ERR_SOCKET: other side closed/);
+      return true;
+    });
+    assert.deepEqual(await store.refs.list(), []);
+  });
+
+  test('manifest inspect of a manifest nested 100000 deep is a clear error', async () => {
+    const deep = Buffer.from(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    proxy.inject({ method: 'GET', path: /\/manifests\/1$/, fault: { type: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: deep } });
+    const dir = await stores.dir();
+    const result = await gantry(dir, ['manifest', 'inspect', `${host}/faults/app:1`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^error: .*faults\/app:1: sha256:[a-f0-9]{64}: it nests more than 100 levels deep$/m);
   });
 
   test('connections that keep dropping fail after the configured attempts, leaving nothing partial', async () => {

@@ -118,6 +118,27 @@ describe('unpack: hostile layers write nothing outside the root', () => {
     }
   });
 
+  it('refuses an owner that is no Linux user ID when it applies owners, naming it', async () => {
+    const root = await freshRoot('owner-range');
+    for (const uid of [2 ** 40, 0xffffffff]) {
+      await assert.rejects(unpackLayer([rawTar([{ name: 'f', content: 'x', uid }])], root, { mode: 'merged', sameOwner: true, layer: 'sha256:owner' }), (err: unknown) => {
+        assert.ok(err instanceof GantryError);
+        assert.match(err.message, new RegExp(`layer sha256:owner: entry "f": its owner ${uid}:0 is not a Linux user and group ID`));
+        return true;
+      });
+    }
+  });
+
+  it('quotes a name megabytes long in its error cut short', async () => {
+    const root = await freshRoot('long-name');
+    const name = `${'x'.repeat(1 << 20)}/../../escape`;
+    await assert.rejects(unpackLayer([rawTar([{ name, content: 'x' }])], root, { mode: 'merged', layer: 'sha256:long' }), (err: unknown) => {
+      assert.ok(err instanceof GantryError);
+      assert.match(err.message, /^layer sha256:long: entry "x{200}…": the path escapes the layer root$/);
+      return true;
+    });
+  });
+
   it('refuses malformed whiteouts and corrupt headers', async () => {
     const root = await freshRoot('malformed');
     await assert.rejects(unpackLayer([rawTar([{ name: 'a/.wh..' }])], root, { mode: 'merged' }), /invalid whiteout/);

@@ -116,7 +116,7 @@ export function register(program: Command, ctx: CliContext): void {
       const { remoteManifest } = await loadRegistryUseCases();
       const options = registryOptions(opts.insecureRegistry);
       try {
-        ctx.out(`${JSON.stringify(JSON.parse(Buffer.from(await remoteManifest(reference, options)).toString('utf8')), null, 2)}\n`);
+        ctx.out(`${JSON.stringify(await remoteManifest(reference, options), null, 2)}\n`);
       } finally {
         await closeRegistryIfLoaded(options);
       }

@@ -10,8 +10,7 @@ import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CopyStep } from '../../frontend/index.js';
-import { GantryError } from '../../util/index.js';
-import type { Digest } from '../../util/index.js';
+import { GantryError, type Digest } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 import type { SelectedSource } from './copy-plan.js';
 

@@ -10,11 +10,9 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunMount } from '../../frontend/index.js';
-import type { SecretFile } from '../../exec/index.js';
-import type { SpecMount } from '../../exec/index.js';
+import type { SecretFile, SpecMount } from '../../exec/index.js';
 import { acquireLock, withLock, type HeldLock } from '../../store/index.js';
-import { GantryError } from '../../util/index.js';
-import { copyTreePreserving } from '../../util/index.js';
+import { GantryError, copyTreePreserving } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 
 export interface PreparedMounts {

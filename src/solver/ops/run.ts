@@ -6,10 +6,8 @@
 import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { RunStep } from '../../frontend/index.js';
-import { resolveUser } from '../../exec/index.js';
-import { RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/index.js';
-import { GantryError } from '../../util/index.js';
-import { resolveInRoot } from '../../util/index.js';
+import { resolveUser, RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/index.js';
+import { GantryError, resolveInRoot } from '../../util/index.js';
 import type { StepProgress } from '../../progress/index.js';
 import { runNetwork, type ExecContext } from '../exec-context.js';
 import type { LayerRecord } from '../../store/index.js';

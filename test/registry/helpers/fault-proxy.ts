@@ -1,17 +1,24 @@
 /**
  * An HTTP proxy in front of a plain-HTTP registry that injects faults into matching requests: an
- * error status (500, 429 with Retry-After), a connection dropped before answering or after N body
- * bytes, a corrupted body byte, a slow body. It keeps the client's Host header, so the registry's
- * Location URLs point back at the proxy, and logs every request.
+ * answer of its own (an error status such as 500 or 429 with Retry-After, a redirect, or any status,
+ * headers and body: a crafted manifest), a connection dropped before answering or after N body bytes,
+ * a corrupted body byte, a slow body, the registry's answer with headers replaced (a wrong
+ * Content-Type or Docker-Content-Digest, a huge header) or with bytes appended past its end. It keeps
+ * the client's Host header, so the registry's Location URLs point back at the proxy, and logs every request.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export type Fault =
-  | { type: 'status'; status: number; headers?: Record<string, string> }
+  /** Answered by the proxy; `body` defaults to a registry error document. */
+  | { type: 'status'; status: number; headers?: Record<string, string>; body?: Buffer }
   | { type: 'drop-request' }
   | { type: 'drop-after'; bytes: number }
   | { type: 'corrupt'; at: number }
-  | { type: 'slow'; chunkBytes: number; delayMs: number };
+  | { type: 'slow'; chunkBytes: number; delayMs: number }
+  /** The registry's answer with these headers set (replacing its own of the same name). */
+  | { type: 'headers'; set: Record<string, string> }
+  /** The registry's answer followed by `bytes` more (its Content-Length dropped). */
+  | { type: 'extend'; bytes: number };
 
 export interface FaultRule {
   method?: string;
@@ -67,14 +74,17 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       req.resume();
       entry.status = fault.status;
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
-      res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'injected fault' }] }));
+      res.end(fault.body ?? JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'injected fault' }] }));
       return;
     }
     const upstream = request(
       { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
       (upstreamRes) => {
         entry.status = upstreamRes.statusCode;
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        const headers = { ...upstreamRes.headers };
+        if (fault?.type === 'headers') Object.assign(headers, fault.set);
+        if (fault?.type === 'extend') delete headers['content-length'];
+        res.writeHead(upstreamRes.statusCode ?? 502, headers);
         void relayBody(upstreamRes, res, fault);
       },
     );
@@ -134,6 +144,7 @@ async function relayBody(from: IncomingMessage, to: ServerResponse, fault: Fault
       }
       sent += chunk.length;
     }
+    if (fault?.type === 'extend') to.write(Buffer.alloc(fault.bytes, 0x7b));
     to.end();
   } catch {
     to.destroy();
