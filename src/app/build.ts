@@ -35,8 +35,9 @@ export async function buildImage(access: StoreAccess, request: BuildRequest): Pr
   try {
     return await withStore(access, async (store) => {
       for (const spec of request.cacheFrom) {
-        const imported = await importCache(store, spec, request.registry);
-        request.progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}`);
+        const { imported, refused } = await importCache(store, spec, request.registry);
+        const refusal = refused > 0 ? ` (${refused} refused: their layer does not match their diff ID)` : '';
+        request.progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}${refusal}`);
       }
       const result = await build({ ...request, store, resolveRemote: remoteResolver(request.registry) });
       if (request.cacheTo) {

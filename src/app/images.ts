@@ -2,8 +2,8 @@
  * The use cases that look at and name images in the store: list, inspect, history, tag, rmi, disk
  * usage. Each answers with data; the command line decides how to print it.
  */
-import { configPlatform, platformImages, readIndex, formatPlatform, familiarReference, normalizeReference, parseReference, isIndexMediaType, type Descriptor, type Platform } from '../image/index.js';
-import { dirSize, findLocalImage, readImage, StoreImageIO, type StoredImage, type Store } from '../store/index.js';
+import { configPlatform, platformImages, readIndex, formatPlatform, familiarReference, normalizeReference, parseReference, isIndexMediaType, type Descriptor, type Platform, isImageConfigMediaType, readImageConfig, readManifest } from '../image/index.js';
+import { dirSize, findLocalImage, StoreImageIO, type StoredImage, type Store } from '../store/index.js';
 import { GantryError } from '../util/index.js';
 import { withStore, type StoreAccess } from './session.js';
 
@@ -54,9 +54,13 @@ async function summarize(store: Store, descriptor: Descriptor): Promise<{ create
     }
     return { created, size, platforms: children.map((c) => formatPlatform(c.platform as Platform)) };
   }
-  const image = await readImage(store, descriptor, undefined);
-  const size = image.manifest.layers.reduce((sum, l) => sum + l.size, image.manifest.config.size);
-  return { created: image.config.created, size, platforms: [formatPlatform(configPlatform(image.config))] };
+  const source = new StoreImageIO(store);
+  const manifest = await readManifest(source, descriptor, `image ${descriptor.digest}`);
+  const size = manifest.layers.reduce((sum, l) => sum + l.size, manifest.config.size);
+  // An artifact (a signature, an SBOM, loaded or pulled under a name) has no platform: its type is listed instead.
+  if (!isImageConfigMediaType(manifest.config.mediaType)) return { size, platforms: [manifest.artifactType ?? manifest.config.mediaType] };
+  const config = await readImageConfig(source, manifest, `image ${descriptor.digest}`);
+  return { created: config.created, size, platforms: [formatPlatform(configPlatform(config))] };
 }
 
 /** What `gantry inspect` prints for an image, Docker's field names where Docker has them. */
