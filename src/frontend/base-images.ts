@@ -117,6 +117,6 @@ export class BaseImages {
 }
 
 /** The reference with its digest, so what was planned is what is built. */
-export function pinnedReference(image: ResolvedImage): string {
+function pinnedReference(image: ResolvedImage): string {
   return image.ref.includes('@') ? image.ref : `${image.ref}@${image.digest}`;
 }

@@ -14,9 +14,6 @@ const PROTOCOL_RE = /^[a-zA-Z0-9]+:\/\//;
 /** sshutil's SCP-style prefix `user@host:`; the rest is read by hand (see scpStyle). */
 const SCP_PREFIX_RE = /^([a-zA-Z0-9_-]+)@([a-zA-Z0-9.-]+):/;
 
-/** Query options of a Git URL that BuildKit reads and gantry cannot express in a plan yet. */
-const UNSUPPORTED_GIT_OPTIONS = new Set(['checksum', 'commit', 'submodules', 'mtime', 'fetch-by-commit']);
-
 /**
  * `src` (expanded) as a plan source. `keepGitDir` is ADD's --keep-git-dir: it applies to Git sources
  * only and is ignored for the others, as BuildKit does. Throws a GantryError (no location) for a Git
@@ -33,9 +30,8 @@ export function classifySource(src: string, keepGitDir?: boolean): CopySource {
     }
     const keep = git.keepGitDir ?? keepGitDir;
     if (keep !== undefined) source.keepGitDir = keep;
-    const unsupported = git.options.find((name) => UNSUPPORTED_GIT_OPTIONS.has(name));
-    if (unsupported !== undefined) {
-      throw new GantryError(`the Git URL option ${unsupported}= is not supported by gantry yet`, {
+    if (git.unsupported !== undefined) {
+      throw new GantryError(`the Git URL option ${git.unsupported}= is not supported by gantry yet`, {
         hint: 'clone the repository in a RUN step, or into the build context before building',
       });
     }
@@ -52,8 +48,8 @@ interface GitRef {
   ref: string;
   subdir: string;
   keepGitDir?: boolean;
-  /** Every query option given, in order. */
-  options: string[];
+  /** The first query option BuildKit reads that a plan cannot carry yet (checksum, commit, submodules, mtime, fetch-by-commit). */
+  unsupported?: string;
   /** `github.com/org/repo`: once a repository, now a local path (BuildKit keeps it for build contexts only). */
   indistinguishableFromLocal: boolean;
 }
@@ -75,7 +71,7 @@ function parseGitRef(src: string): GitRef | undefined {
     if ((url.scheme === 'http' || url.scheme === 'https') && !url.path.endsWith('.git')) return undefined;
   }
   const { ref, subdir } = fragmentOptions(url.fragment);
-  const parsed: GitRef = { remote: url.remote, ref, subdir, options: [], indistinguishableFromLocal: url.scheme === '' };
+  const parsed: GitRef = { remote: url.remote, ref, subdir, indistinguishableFromLocal: url.scheme === '' };
   loadQuery(parsed, url.query);
   return parsed;
 }
@@ -218,7 +214,6 @@ function loadQuery(ref: GitRef, query: Array<[string, string]>): void {
     if (seen.get(key)! > 1) throw queryError(`query ${goQuote(key)} has multiple values`);
     const flag = key === 'submodules' || key === 'keep-git-dir' || key === 'fetch-by-commit';
     if (value === '' && !flag) throw queryError(`query ${goQuote(key)} has no value`);
-    ref.options.push(key);
     switch (key) {
       case 'ref':
         if (ref.ref !== '' && ref.ref !== value) throw queryError(`ref conflicts: ${goQuote(ref.ref)} vs ${goQuote(value)}`);
@@ -234,18 +229,21 @@ function loadQuery(ref: GitRef, query: Array<[string, string]>): void {
         if (ref.subdir !== '' && ref.subdir !== value) throw queryError(`subdir conflicts: ${goQuote(ref.subdir)} vs ${goQuote(value)}`);
         ref.subdir = value;
         break;
-      case 'checksum':
-      case 'commit':
-        break;
       case 'keep-git-dir':
         ref.keepGitDir = queryBool(key, value);
+        break;
+      case 'checksum':
+      case 'commit':
+        ref.unsupported ??= key;
         break;
       case 'submodules':
       case 'fetch-by-commit':
         queryBool(key, value);
+        ref.unsupported ??= key;
         break;
       case 'mtime':
         if (value !== 'checkout' && value !== 'commit') throw queryError(`invalid mtime value: ${goQuote(value)} (must be "checkout" or "commit")`);
+        ref.unsupported ??= key;
         break;
       default:
         throw queryError(`unexpected query ${goQuote(key)}`);
