@@ -3,8 +3,7 @@
  * BuildKit's rule (dockerfile2llb's dispatchCopy with dfgitutil.ParseGitRef and gitutil.ParseURL), and
  * what `--chmod` may say. Fetching is the engine's business; the frontend only classifies and validates.
  */
-import { goQuote } from '../util/index.js';
-import { GantryError } from '../util/index.js';
+import { GantryError, goQuote } from '../util/index.js';
 import { parseGoBool } from './directives.js';
 import type { CopySource } from './plan-types.js';
 
@@ -37,7 +36,7 @@ export function classifySource(src: string, keepGitDir?: boolean): CopySource {
     }
     return source;
   }
-  // Case matters here: BuildKit's urlutil test is a plain prefix test, so HTTPS://... is a path.
+  // Case matters: BuildKit's isHTTPSource tests the prefix as written, so HTTPS://host/file is a path.
   if (src.startsWith('http://') || src.startsWith('https://')) return { kind: 'http', url: src };
   return { kind: 'context', path: src };
 }
@@ -271,7 +270,7 @@ function queryBool(key: string, value: string): boolean {
 }
 
 function queryError(message: string): GantryError {
-  return new GantryError(message, { hint: 'Git URL options are ref, tag, branch, subdir and keep-git-dir, e.g. repo.git?tag=v1.0&subdir=docs' });
+  return new GantryError(message, { hint: 'a Git URL takes each of ref, tag or branch, subdir, keep-git-dir, checksum, submodules, mtime and fetch-by-commit once, e.g. repo.git?tag=v1.0&subdir=docs' });
 }
 
 const SYMBOLIC_CLAUSE = /^(?:[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+|[-+=]?[0-7]+)$/;
