@@ -5,7 +5,6 @@
  */
 import type { CheckWarning } from './plan-types.js';
 import { checkConfigFromComments, mergeCheckConfig, type CheckConfig } from './directives.js';
-import type { StageDefinition } from './instructions.js';
 import type { DockerfileSource } from './source.js';
 
 export interface CheckRule {
@@ -188,41 +187,5 @@ export class Linter {
   violation(): string | undefined {
     if (!this.config.error || this.sink.reportedRules.length === 0) return undefined;
     return `lint violation found for rules: ${this.sink.reportedRules.join(', ')}`;
-  }
-}
-
-const RESERVED_STAGE_NAMES = new Set(['context', 'scratch']);
-
-/** DuplicateStageName and ReservedStageName. */
-export function validateStageNames(stages: StageDefinition[], lint: Linter): void {
-  const seen = new Set<string>();
-  for (const stage of stages) {
-    if (stage.name === undefined) continue;
-    if (RESERVED_STAGE_NAMES.has(stage.name)) lint.run(Rules.ReservedStageName, stage.line, Messages.reservedStageName(stage.name));
-    if (seen.has(stage.name)) lint.run(Rules.DuplicateStageName, stage.line, Messages.duplicateStageName(stage.name));
-    seen.add(stage.name);
-  }
-}
-
-/** ConsistentInstructionCasing: every keyword in the case most keywords use. */
-export function validateCommandCasing(stages: StageDefinition[], lint: Linter): void {
-  let lower = 0;
-  let upper = 0;
-  const names: Array<[string, number]> = [];
-  for (const stage of stages) {
-    names.push([stage.keyword, stage.line]);
-    for (const instruction of stage.instructions) names.push([instruction.keyword, instruction.line]);
-  }
-  for (const [name] of names) {
-    if (name === name.toLowerCase()) lower++;
-    else if (name === name.toUpperCase()) upper++;
-  }
-  const majorityLower = lower > upper;
-  for (const [name, line] of names) {
-    if (majorityLower && name.toLowerCase() !== name) {
-      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'lowercase'));
-    } else if (!majorityLower && name.toUpperCase() !== name) {
-      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'uppercase'));
-    }
   }
 }

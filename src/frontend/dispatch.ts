@@ -1,169 +1,177 @@
 /**
- * One instruction applied to a stage: word expansion with the stage's variables, the image config
- * change, the planned step (argv, mounts, copy sources...) with its BuildKit history string and
- * progress label, and the checks BuildKit runs at this point.
+ * The dispatch of instructions: each instruction of a stage applied to its state — word expansion with
+ * the stage's variables, the image config change, the planned step (argv, mounts, copy sources...) with
+ * its BuildKit history string and progress label, and the checks BuildKit runs at this point. One
+ * handler per instruction kind, in a table; each takes one call object.
  */
-import { GantryError, formatGoDuration, goList, goQuoteList } from '../util/index.js';
+import { formatGoDuration, GantryError, goList, goQuoteList } from '../util/index.js';
+import type { BuildArgs } from './build-args.js';
 import { Messages, Rules, type Linter } from './checks.js';
-import { isGitSource, isHttpSource, validateChmod } from './copy-sources.js';
+import { classifySource, validateChmod } from './copy-sources.js';
 import { parseExposedPorts } from './expose.js';
 import { goSpaceBounds } from './go-space.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
-import type { InstructionOf } from './instructions.js';
-import type { ConfigStep, CopyStep, InlineFile, PlannedStep, RunMount, RunStep, StepInput, StepSource, WorkdirStep } from './plan-types.js';
+import type { Instruction, InstructionOf } from './instructions.js';
+import type { ConfigStep, CopySource, CopyStep, InlineFile, PlannedStep, RunMount, RunStep, StepInput, StepSource, WorkdirStep } from './plan-types.js';
 import { basePath, cleanPath, joinPath, normalizePath, resolveDestination } from './paths.js';
 import type { PlanSize } from './plan-size.js';
 import { parseMountSpec } from './run-mounts.js';
-import { EnvList, ShellLexer, ShellSyntaxError, type EnvLookup } from './shell-lexer.js';
-import { expansionError, type DockerfileSource } from './source.js';
-import { setConfigEnv, snapshotConfig, type StageCommand, type StageState } from './stage-state.js';
+import { ShellLexer, ShellSyntaxError, type EnvLookup } from './shell-lexer.js';
+import { expansionError, withLocation, type DockerfileSource } from './source.js';
+import type { StageCommand, StageNode } from './stage-graph.js';
+import { setConfigEnv, snapshotConfig, type SingleInstruction, type StageState } from './stage-state.js';
 import { suggest } from './suggest.js';
 
 /** Args BuildKit reads itself and never puts in a RUN environment. */
-export const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
+const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
 
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 
-export interface DispatchContext {
+/** How a stage reads another node of the stage graph (COPY --from, RUN --mount from=). */
+export interface StageInputs {
+  /** Whether `node` can be read yet: a stage planned before this one, or an image resolved. */
+  ready(node: StageNode): boolean;
+  /** The plan input for `node`; throws a GantryError at `line` for what has no files (`what` names the reader). */
+  input(node: StageNode, line: number, what: string): StepInput;
+}
+
+/** What every instruction of a build is dispatched with. */
+export interface DispatchOptions {
   source: DockerfileSource;
   /** The Dockerfile's lexer (its escape character). */
   lexer: ShellLexer;
-  /** Platform args and global ARGs with their values. */
-  globalArgs: EnvList;
-  /** --build-arg values. */
-  buildArgValues: Readonly<Record<string, string>>;
+  args: BuildArgs;
   lint: Linter;
   isIgnored?: (contextPath: string) => boolean;
-  /** BUILDKIT_CACHE_MOUNT_NS: prefix of cache mount ids. */
-  cacheNamespace: string;
-  /** Where a stage read by COPY --from or a mount comes from, for the plan. */
-  stageInput(state: StageState, line: number, what: string): StepInput;
-  /** Every ARG name a planned instruction declares (for the unused --build-arg warning). */
-  declaredArgs: Set<string>;
+  inputs: StageInputs;
   /** The size of the plan so far, bounded. */
   planSize: PlanSize;
 }
 
-/** Applies `command` to `state` and appends the planned step. Throws a GantryError located at the instruction. */
-export function dispatchCommand(state: StageState, command: StageCommand, ctx: DispatchContext): void {
+/** One instruction to dispatch: the handler's only argument. */
+interface DispatchCall<I extends Instruction = Instruction> {
+  instruction: I;
+  command: StageCommand;
+  stage: StageState;
+  options: DispatchOptions;
+  /** The linter with the instruction's `# check=` comments applied. */
+  lint: Linter;
+  /** The line errors and checks report (an ONBUILD trigger's is its stage's FROM). */
+  line: number;
+  /** Expands a word with the stage's variables, reporting UndefinedVar. */
+  expand: Expand;
+}
+
+type Handlers = { [K in Instruction['kind']]: (call: DispatchCall<InstructionOf<K>>) => PlannedStep };
+
+/** Applies `command` to `stage` and appends the planned step. Throws a GantryError located at the instruction. */
+export function dispatchCommand(stage: StageState, command: StageCommand, options: DispatchOptions): void {
   const instruction = command.instruction;
-  const lint = ctx.lint.withComments(instruction.comments);
-  const line = lineOf(state, command);
+  // ONBUILD triggers run at, and report against, the FROM line of the stage they run in.
+  const line = command.fromOnBuild ? stage.definition.line : instruction.line;
+  const lint = options.lint.withComments(instruction.comments);
+  const call: DispatchCall = { instruction, command, stage, options, lint, line, expand: expander(stage, options, lint, line, instruction.keyword) };
   try {
-    const step = dispatchInstruction(state, command, ctx, lint, line);
-    ctx.planSize.addStep(step, state.steps.at(-1));
-    state.steps.push(step);
+    // The table's handler for this kind takes this kind's call; TypeScript cannot relate the two unions.
+    const step = (HANDLERS[instruction.kind] as (call: DispatchCall) => PlannedStep)(call);
+    options.planSize.addStep(step, stage.steps.at(-1));
+    stage.steps.push(step);
   } catch (err) {
-    if (err instanceof GantryError && !err.location) {
-      throw ctx.source.error(err.message, line, { needle: command.fromOnBuild ? undefined : instruction.keyword, hint: err.hint, cause: err.cause });
-    }
-    throw err;
+    throw withLocation(err, options.source, line, command.fromOnBuild ? undefined : instruction.keyword);
   }
 }
 
-/** ONBUILD triggers run at, and report against, the FROM line of the stage they run in. */
-function lineOf(state: StageState, command: StageCommand): number {
-  return command.fromOnBuild ? (state.definition?.line ?? command.instruction.line) : command.instruction.line;
-}
-
-function dispatchInstruction(state: StageState, command: StageCommand, ctx: DispatchContext, lint: Linter, line: number): PlannedStep {
-  const instruction = command.instruction;
-  const expand = expander(state, ctx, lint, line, instruction.keyword);
-  switch (instruction.kind) {
-    case 'env':
-      return dispatchEnv(state, command, instruction, ctx, expand, lint, line);
-    case 'label':
-      return dispatchLabel(state, command, instruction, ctx, expand, lint, line);
-    case 'maintainer':
-      state.author = instruction.maintainer;
-      return configStep(state, command, ctx, `MAINTAINER ${instruction.maintainer}`);
-    case 'run':
-      return dispatchRun(state, command, instruction, ctx, expand);
-    case 'workdir':
-      return dispatchWorkdir(state, command, instruction, ctx, expand(instruction.path), lint, line);
-    case 'add':
-    case 'copy':
-      return dispatchCopy(state, command, instruction, ctx, expand, lint, line);
-    case 'onbuild':
-      state.config.OnBuild = [...(state.config.OnBuild ?? []), instruction.expression];
-      // BuildKit records no history entry for ONBUILD.
-      return { ...configStep(state, command, ctx, `ONBUILD ${instruction.expression}`), history: undefined };
-    case 'cmd':
-    case 'entrypoint':
-      return dispatchCmdOrEntrypoint(state, command, instruction, ctx, lint, line);
-    case 'healthcheck': {
-      trackOnce(state, 'healthcheckLine', instruction.keyword, lint, line);
-      state.config.Healthcheck = { ...instruction.health };
-      return configStep(state, command, ctx, `HEALTHCHECK ${formatHealthcheck(instruction.health)}`);
+const HANDLERS: Handlers = {
+  env: dispatchEnv,
+  label: dispatchLabel,
+  maintainer: (call) => {
+    call.stage.author = call.instruction.maintainer;
+    return configStep(call, `MAINTAINER ${call.instruction.maintainer}`);
+  },
+  run: dispatchRun,
+  workdir: dispatchWorkdir,
+  add: dispatchCopy,
+  copy: dispatchCopy,
+  onbuild: (call) => {
+    call.stage.config.OnBuild = [...(call.stage.config.OnBuild ?? []), call.instruction.expression];
+    // BuildKit records no history entry for ONBUILD.
+    return { ...configStep(call, `ONBUILD ${call.instruction.expression}`), history: undefined };
+  },
+  cmd: dispatchCmdOrEntrypoint,
+  entrypoint: dispatchCmdOrEntrypoint,
+  healthcheck: (call) => {
+    trackOnce(call, 'healthcheck');
+    call.stage.config.Healthcheck = { ...call.instruction.health };
+    return configStep(call, `HEALTHCHECK ${formatHealthcheck(call.instruction.health)}`);
+  },
+  expose: (call) => {
+    const { stage, instruction } = call;
+    const specs = instruction.ports.flatMap((port) => expandWords(call, port));
+    const ports = parseExposedPorts(specs, call.lint, call.line);
+    const exposed = { ...(stage.config.ExposedPorts ?? {}) };
+    for (const port of ports) exposed[port] = {};
+    stage.config.ExposedPorts = exposed;
+    return configStep(call, `EXPOSE ${goList(ports)}`);
+  },
+  user: (call) => {
+    const user = call.expand(call.instruction.user);
+    call.stage.user = user;
+    call.stage.config.User = user;
+    return configStep(call, `USER ${user}`);
+  },
+  volume: (call) => {
+    const volumes = call.instruction.volumes.map(call.expand);
+    if (volumes.some((volume) => volume === '')) {
+      throw new GantryError('VOLUME specified can not be an empty string', { hint: 'a variable in VOLUME expanded to nothing' });
     }
-    case 'expose': {
-      const specs = instruction.ports.flatMap((port) => expandWords(ctx, state, port, line, instruction.keyword));
-      const ports = parseExposedPorts(specs, lint, line);
-      const exposed = { ...(state.config.ExposedPorts ?? {}) };
-      for (const port of ports) exposed[port] = {};
-      state.config.ExposedPorts = exposed;
-      return configStep(state, command, ctx, `EXPOSE ${goList(ports)}`);
-    }
-    case 'user': {
-      const user = expand(instruction.user);
-      state.user = user;
-      state.config.User = user;
-      return configStep(state, command, ctx, `USER ${user}`);
-    }
-    case 'volume': {
-      const volumes = instruction.volumes.map(expand);
-      if (volumes.some((volume) => volume === '')) {
-        throw new GantryError('VOLUME specified can not be an empty string', { hint: 'a variable in VOLUME expanded to nothing' });
-      }
-      const map = { ...(state.config.Volumes ?? {}) };
-      for (const volume of volumes) map[volume] = {};
-      state.config.Volumes = map;
-      return configStep(state, command, ctx, `VOLUME ${goList(volumes)}`);
-    }
-    case 'stopsignal': {
-      const signal = expand(instruction.signal);
-      validateSignal(signal);
-      state.config.StopSignal = signal;
-      return configStep(state, command, ctx, `STOPSIGNAL ${signal}`);
-    }
-    case 'shell':
-      state.config.Shell = [...instruction.shell];
-      return configStep(state, command, ctx, `SHELL ${goList(instruction.shell)}`);
-    case 'arg':
-      return dispatchArg(state, command, instruction, ctx, lint, line);
-  }
-}
+    const map = { ...(call.stage.config.Volumes ?? {}) };
+    for (const volume of volumes) map[volume] = {};
+    call.stage.config.Volumes = map;
+    return configStep(call, `VOLUME ${goList(volumes)}`);
+  },
+  stopsignal: (call) => {
+    const signal = call.expand(call.instruction.signal);
+    validateSignal(signal);
+    call.stage.config.StopSignal = signal;
+    return configStep(call, `STOPSIGNAL ${signal}`);
+  },
+  shell: (call) => {
+    call.stage.config.Shell = [...call.instruction.shell];
+    return configStep(call, `SHELL ${goList(call.instruction.shell)}`);
+  },
+  arg: dispatchArg,
+};
 
 type Expand = (word: string) => string;
 
 /** Expands words of the instruction `keyword` with the stage's variables, reporting undefined ones (UndefinedVar). */
-function expander(state: StageState, ctx: DispatchContext, lint: Linter, line: number, keyword: string, lexer = ctx.lexer): Expand {
+function expander(stage: StageState, options: DispatchOptions, lint: Linter, line: number, keyword: string, lexer = options.lexer): Expand {
   return (word) => {
-    const env = state.env;
+    const env = stage.env;
     let result;
     try {
       result = lexer.expand(word, env);
     } catch (err) {
-      if (err instanceof ShellSyntaxError) throw expansionError(err, ctx.source, line, keyword, 'check the quotes and ${...} in this line');
+      if (err instanceof ShellSyntaxError) throw expansionError(err, options.source, line, keyword, 'check the quotes and ${...} in this line');
       throw err;
     }
-    reportUndefinedVariables(state, env, result.unmatched, lint, line);
+    reportUndefinedVariables(stage, env, result.unmatched, lint, line);
     return result.result;
   };
 }
 
-function expandWords(ctx: DispatchContext, state: StageState, word: string, line: number, keyword: string): string[] {
+function expandWords({ options, stage, line, instruction }: DispatchCall, word: string): string[] {
   try {
-    return ctx.lexer.processWords(word, state.env);
+    return options.lexer.processWords(word, stage.env);
   } catch (err) {
-    if (err instanceof ShellSyntaxError) throw expansionError(err, ctx.source, line, keyword);
+    if (err instanceof ShellSyntaxError) throw expansionError(err, options.source, line, instruction.keyword);
     throw err;
   }
 }
 
-function reportUndefinedVariables(state: StageState, env: EnvLookup, unmatched: Set<string>, lint: Linter, line: number): void {
+function reportUndefinedVariables(stage: StageState, env: EnvLookup, unmatched: Set<string>, lint: Linter, line: number): void {
   for (const name of unmatched) {
-    if (state.buildArgs.some((arg) => arg.key === name) || NON_ENV_ARGS.has(name)) continue;
+    if (stage.buildArgs.some((arg) => arg.key === name) || NON_ENV_ARGS.has(name)) continue;
     lint.run(Rules.UndefinedVar, line, Messages.undefinedVar(name, suggest(name, env.keys(), true)));
   }
 }
@@ -171,14 +179,14 @@ function reportUndefinedVariables(state: StageState, env: EnvLookup, unmatched: 
 const SECRET_DENY = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
 const SECRET_ALLOW = /(?:_|^)(?:public|file|version)(?:_|$)/i;
 
-function checkSecretName(instruction: 'ARG' | 'ENV', key: string, lint: Linter, line: number): void {
+function checkSecretName(instruction: 'ARG' | 'ENV', key: string, { lint, line }: DispatchCall): void {
   if (SECRET_DENY.test(key) && !SECRET_ALLOW.test(key)) {
     lint.run(Rules.SecretsUsedInArgOrEnv, line, Messages.secretsUsedInArgOrEnv(instruction, key));
   }
 }
 
 /** The key/value pairs of ENV or LABEL, expanded, with LegacyKeyValueFormat run on the legacy `KEY value` form. */
-function expandPairs(instruction: InstructionOf<'env' | 'label'>, expand: Expand, lint: Linter, line: number): Array<{ key: string; value: string }> {
+function expandPairs({ instruction, expand, lint, line }: DispatchCall<InstructionOf<'env' | 'label'>>): Array<{ key: string; value: string }> {
   const pairs = instruction.pairs.map((pair) => ({ key: expand(pair.key), value: expand(pair.value) }));
   for (const pair of instruction.pairs) {
     if (pair.legacy) lint.run(Rules.LegacyKeyValueFormat, line, Messages.legacyKeyValueFormat(instruction.keyword));
@@ -186,141 +194,106 @@ function expandPairs(instruction: InstructionOf<'env' | 'label'>, expand: Expand
   return pairs;
 }
 
-function dispatchEnv(
-  state: StageState,
-  command: StageCommand,
-  instruction: InstructionOf<'env'>,
-  ctx: DispatchContext,
-  expand: Expand,
-  lint: Linter,
-  line: number,
-): PlannedStep {
+function dispatchEnv(call: DispatchCall<InstructionOf<'env'>>): PlannedStep {
+  const { stage } = call;
   // All words expand before any is set: `ENV A=1 B=$A` sees the previous A.
-  const pairs = expandPairs(instruction, expand, lint, line);
+  const pairs = expandPairs(call);
   let history = 'ENV';
   for (const pair of pairs) {
-    checkSecretName('ENV', pair.key, lint, line);
+    checkSecretName('ENV', pair.key, call);
     history += ` ${pair.key}=${pair.value}`;
-    state.env.set(pair.key, pair.value);
+    stage.env.set(pair.key, pair.value);
   }
-  setConfigEnv(state.config, pairs.map((pair) => [pair.key, pair.value]));
-  return configStep(state, command, ctx, history);
+  setConfigEnv(stage.config, pairs.map((pair) => [pair.key, pair.value]));
+  return configStep(call, history);
 }
 
-function dispatchLabel(
-  state: StageState,
-  command: StageCommand,
-  instruction: InstructionOf<'label'>,
-  ctx: DispatchContext,
-  expand: Expand,
-  lint: Linter,
-  line: number,
-): PlannedStep {
-  const pairs = expandPairs(instruction, expand, lint, line);
+function dispatchLabel(call: DispatchCall<InstructionOf<'label'>>): PlannedStep {
+  const pairs = expandPairs(call);
   let history = 'LABEL';
-  const labels = { ...(state.config.Labels ?? {}) };
+  const labels = { ...(call.stage.config.Labels ?? {}) };
   for (const pair of pairs) {
     labels[pair.key] = pair.value;
     history += ` ${pair.key}=${pair.value}`;
   }
-  state.config.Labels = labels;
-  return configStep(state, command, ctx, history);
+  call.stage.config.Labels = labels;
+  return configStep(call, history);
 }
 
-function dispatchArg(state: StageState, command: StageCommand, instruction: InstructionOf<'arg'>, ctx: DispatchContext, lint: Linter, line: number): PlannedStep {
+function dispatchArg(call: DispatchCall<InstructionOf<'arg'>>): PlannedStep {
+  const { stage, instruction, options } = call;
   const parts: string[] = [];
   for (const definition of instruction.args) {
-    checkSecretName('ARG', definition.key, lint, line);
-    ctx.declaredArgs.add(definition.key);
-    const fromBuildArg = Object.hasOwn(ctx.buildArgValues, definition.key);
-    let value: string | undefined;
-    if (fromBuildArg) {
-      value = ctx.buildArgValues[definition.key];
-    } else if (definition.value !== undefined) {
-      value = expander(state, ctx, lint, line, instruction.keyword)(definition.value);
-    } else {
-      // `ARG NAME` in a stage picks up the global ARG (or platform arg) of that name.
-      value = ctx.globalArgs.get(definition.key);
-    }
-    if (value !== undefined && !NON_ENV_ARGS.has(definition.key)) state.env.set(definition.key, value);
-    state.buildArgs.push({ key: definition.key, value });
+    checkSecretName('ARG', definition.key, call);
+    const value = options.args.stageValue(definition, call.expand);
+    if (value !== undefined && !NON_ENV_ARGS.has(definition.key)) stage.env.set(definition.key, value);
+    stage.buildArgs.push({ key: definition.key, value });
     parts.push(value === undefined ? definition.key : `${definition.key}=${value}`);
   }
-  return configStep(state, command, ctx, `ARG ${parts.join(' ')}`);
+  return configStep(call, `ARG ${parts.join(' ')}`);
 }
 
-function dispatchCmdOrEntrypoint(
-  state: StageState,
-  command: StageCommand,
-  instruction: InstructionOf<'cmd'> | InstructionOf<'entrypoint'>,
-  ctx: DispatchContext,
-  lint: Linter,
-  line: number,
-): PlannedStep {
+function dispatchCmdOrEntrypoint(call: DispatchCall<InstructionOf<'cmd'> | InstructionOf<'entrypoint'>>): PlannedStep {
+  const { stage, instruction } = call;
   const name = instruction.kind === 'cmd' ? 'CMD' : 'ENTRYPOINT';
-  trackOnce(state, instruction.kind === 'cmd' ? 'cmdLine' : 'entrypointLine', instruction.keyword, lint, line);
+  trackOnce(call, instruction.kind);
   let args = instruction.cmdLine;
   if (instruction.prependShell) {
-    if (!state.config.Shell || state.config.Shell.length === 0) {
-      lint.run(Rules.JSONArgsRecommended, line, Messages.jsonArgsRecommended(instruction.keyword));
+    if (!stage.config.Shell || stage.config.Shell.length === 0) {
+      call.lint.run(Rules.JSONArgsRecommended, call.line, Messages.jsonArgsRecommended(instruction.keyword));
     }
-    args = withShell(state, args);
+    args = withShell(stage, args);
   }
   if (instruction.kind === 'cmd') {
-    state.config.Cmd = args;
-    state.config.ArgsEscaped = true;
+    stage.config.Cmd = args;
+    stage.config.ArgsEscaped = true;
   } else {
-    state.config.Entrypoint = args;
+    stage.config.Entrypoint = args;
     // ENTRYPOINT drops a CMD inherited from the base; a CMD of this stage stays.
-    if (state.cmdLine === undefined) delete state.config.Cmd;
+    if (!stage.singleInstructions.has('cmd')) delete stage.config.Cmd;
   }
-  return configStep(state, command, ctx, `${name} ${goQuoteList(args)}`);
+  return configStep(call, `${name} ${goQuoteList(args)}`);
 }
 
 /** MultipleInstructionsDisallowed: reported at the earlier instruction, which is the one ignored. */
-function trackOnce(state: StageState, field: 'cmdLine' | 'entrypointLine' | 'healthcheckLine', keyword: string, lint: Linter, line: number): void {
-  const previous = state[field];
-  if (previous !== undefined) lint.run(Rules.MultipleInstructionsDisallowed, previous, Messages.multipleInstructionsDisallowed(keyword));
-  state[field] = line;
+function trackOnce({ stage, instruction, lint, line }: DispatchCall, kind: SingleInstruction): void {
+  const previous = stage.singleInstructions.get(kind);
+  if (previous !== undefined) lint.run(Rules.MultipleInstructionsDisallowed, previous, Messages.multipleInstructionsDisallowed(instruction.keyword));
+  stage.singleInstructions.set(kind, line);
 }
 
-function withShell(state: StageState, args: string[]): string[] {
-  const shell = state.config.Shell && state.config.Shell.length > 0 ? [...state.config.Shell] : ['/bin/sh', '-c'];
+function withShell(stage: StageState, args: string[]): string[] {
+  const shell = stage.config.Shell && stage.config.Shell.length > 0 ? [...stage.config.Shell] : ['/bin/sh', '-c'];
   return [...shell, args.join(' ')];
 }
 
-function dispatchWorkdir(
-  state: StageState,
-  command: StageCommand,
-  instruction: InstructionOf<'workdir'>,
-  ctx: DispatchContext,
-  path: string,
-  lint: Linter,
-  line: number,
-): WorkdirStep {
-  if (!state.workdirSet && !path.startsWith('/')) {
-    lint.run(Rules.WorkdirRelativePath, line, Messages.workdirRelativePath(path));
+function dispatchWorkdir(call: DispatchCall<InstructionOf<'workdir'>>): WorkdirStep {
+  const { stage, instruction, command } = call;
+  const path = call.expand(instruction.path);
+  if (!stage.workdirSet && !path.startsWith('/')) {
+    call.lint.run(Rules.WorkdirRelativePath, call.line, Messages.workdirRelativePath(path));
   }
-  state.workdirSet = true;
-  const workdir = normalizePath(state.config.WorkingDir ?? '', path, false);
-  state.config.WorkingDir = workdir;
-  state.workdir = workdir;
+  stage.workdirSet = true;
+  const workdir = normalizePath(stage.config.WorkingDir ?? '', path, false);
+  stage.config.WorkingDir = workdir;
+  stage.workdir = workdir;
   const createsLayer = workdir !== '/';
   const label = createsLayer
-    ? progressLabel(state, command, uppercaseFirstWord(processForLabel(ctx.lexer, instruction.original, state.env)))
-    : plainLabel(state, command, uppercaseFirstWord(instruction.original));
+    ? stage.labels.next(uppercaseFirstWord(processForLabel(call.options.lexer, instruction.original, stage.env)), command.fromOnBuild)
+    : stage.labels.plain(uppercaseFirstWord(instruction.original), command.fromOnBuild);
   return {
     kind: 'workdir',
     label,
-    source: stepSource(state, command, ctx),
+    source: stepSource(call),
     history: history(`WORKDIR ${workdir}`, !createsLayer),
-    config: snapshotConfig(state.config, state.snapshots),
+    config: snapshotConfig(stage.config, stage.snapshots),
     path: cleanPath(workdir),
-    user: state.config.User ?? '',
+    user: stage.config.User ?? '',
   };
 }
 
-function dispatchRun(state: StageState, command: StageCommand, instruction: InstructionOf<'run'>, ctx: DispatchContext, expand: Expand): RunStep {
+function dispatchRun(call: DispatchCall<InstructionOf<'run'>>): RunStep {
+  const { stage, instruction, command, options } = call;
   let args = instruction.cmdLine;
   let labelText = instruction.original;
   const files: InlineFile[] = [];
@@ -337,7 +310,7 @@ function dispatchRun(state: StageState, command: StageCommand, instruction: Inst
     }
     if (single) {
       const data = first.chomp ? chompHeredocContent(first.content) : first.content;
-      if (state.os !== 'windows' && data.startsWith('#!')) {
+      if (stage.os !== 'windows' && data.startsWith('#!')) {
         // A script with a shebang is mounted as a file under /dev/pipes/ and executed.
         files.push({ name: first.name, content: data, mode: 0o755 });
         args = [joinPath('/dev/pipes/', first.name)];
@@ -351,41 +324,38 @@ function dispatchRun(state: StageState, command: StageCommand, instruction: Inst
       args = [args[0] + instruction.files.map((file) => `\n${file.content}${file.name}`).join('')];
     }
   }
-  if (instruction.prependShell) args = withShell(state, args);
+  if (instruction.prependShell) args = withShell(stage, args);
 
   const specs = instruction.mounts.map((text) => {
     try {
-      return parseMountSpec(text, expand);
+      return parseMountSpec(text, call.expand);
     } catch (err) {
-      if (err instanceof GantryError && !err.location) {
-        throw ctx.source.error(err.message, lineOf(state, command), { needle: command.fromOnBuild ? undefined : text, hint: err.hint });
-      }
-      throw err;
+      throw withLocation(err, options.source, call.line, command.fromOnBuild ? undefined : text);
     }
   });
   let sshCount = 0;
   // ssh mounts without a target get /run/buildkit/ssh_agent.N, N counting the ssh mounts.
-  const mounts = specs.map((spec, i) => runMount(state, command, ctx, spec, command.sources[i], spec.type === 'ssh' ? sshCount++ : 0));
-  const env = state.env.clone();
+  const mounts = specs.map((spec, i) => runMount(call, spec, command.sources[i], spec.type === 'ssh' ? sshCount++ : 0));
+  const env = stage.env.clone();
   const sshMount = mounts.find((mount): mount is Extract<RunMount, { type: 'ssh' }> => mount.type === 'ssh');
   if (sshMount && !env.has('SSH_AUTH_SOCK')) env.set('SSH_AUTH_SOCK', sshMount.target);
 
-  const buildArgs = buildArgsInEffect(state);
-  const maskedEnv = state.env.clone();
+  const buildArgs = buildArgsInEffect(stage);
+  const maskedEnv = stage.env.clone();
   for (const mount of mounts) if (mount.type === 'secret' && mount.env !== undefined) maskedEnv.set(mount.env, '****');
-  const rawLexer = ctx.lexer.with({ rawQuotes: true, skipUnsetEnv: true });
-  const label = progressLabel(state, command, uppercaseFirstWord(processForLabel(rawLexer, labelText, maskedEnv)));
+  const rawLexer = options.lexer.with({ rawQuotes: true, skipUnsetEnv: true });
+  const label = stage.labels.next(uppercaseFirstWord(processForLabel(rawLexer, labelText, maskedEnv)), command.fromOnBuild);
   return {
     kind: 'run',
     label,
-    source: stepSource(state, command, ctx),
+    source: stepSource(call),
     history: history(`RUN ${runCommandString(args, buildArgs)} # buildkit`, false),
-    config: snapshotConfig(state.config, state.snapshots),
+    config: snapshotConfig(stage.config, stage.snapshots),
     args,
     env: env.toStrings(),
     buildArgs,
-    user: state.user,
-    workdir: state.workdir,
+    user: stage.user,
+    workdir: stage.workdir,
     mounts,
     files,
     network: instruction.network,
@@ -394,11 +364,11 @@ function dispatchRun(state: StageState, command: StageCommand, instruction: Inst
 }
 
 /** The ARGs in effect with their current values, each name once (its latest declaration's place). */
-function buildArgsInEffect(state: StageState): Array<[string, string]> {
+function buildArgsInEffect(stage: StageState): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const positions = new Map<string, number>();
-  for (const arg of state.buildArgs) {
-    const value = state.env.get(arg.key) ?? arg.value ?? '';
+  for (const arg of stage.buildArgs) {
+    const value = stage.env.get(arg.key) ?? arg.value ?? '';
     const at = positions.get(arg.key);
     if (at !== undefined) out[at] = [arg.key, value];
     else {
@@ -415,23 +385,16 @@ function runCommandString(args: string[], buildArgs: Array<[string, string]>): s
   return [...prefix, ...args].join(' ');
 }
 
-function runMount(
-  state: StageState,
-  command: StageCommand,
-  ctx: DispatchContext,
-  spec: ReturnType<typeof parseMountSpec>,
-  sourceStage: StageState | undefined,
-  sshIndex: number,
-): RunMount {
-  const line = lineOf(state, command);
+function runMount(call: DispatchCall, spec: ReturnType<typeof parseMountSpec>, sourceStage: StageNode | undefined, sshIndex: number): RunMount {
+  const { stage, options } = call;
   let from: StepInput | undefined;
   if (spec.from !== '' && sourceStage) {
-    if (!sourceStage.dispatched) {
+    if (!options.inputs.ready(sourceStage)) {
       throw new GantryError(`cannot mount from stage "${spec.from}" to "${spec.target}", stage needs to be defined before current command`, {
         hint: `move the stage "${spec.from}" above this one`,
       });
     }
-    from = ctx.stageInput(sourceStage, line, `--mount from=${spec.from}`);
+    from = options.inputs.input(sourceStage, call.line, `--mount from=${spec.from}`);
   }
   switch (spec.type) {
     case 'secret': {
@@ -458,7 +421,7 @@ function runMount(
     }
   }
   let target = spec.target;
-  if (!cleanPath(target).startsWith('/')) target = joinPath('/', state.workdir, target);
+  if (!cleanPath(target).startsWith('/')) target = joinPath('/', stage.workdir, target);
   if (target === '/') throw new GantryError(`invalid mount target "${target}"`, { hint: 'give the mount a target=<path> other than /' });
   const source = joinPath('/', spec.source);
   switch (spec.type) {
@@ -468,10 +431,11 @@ function runMount(
       return { type: 'bind', target, source, from: from ?? { kind: 'context' }, readonly: spec.readonly };
     case 'cache': {
       const id = spec.id !== '' ? spec.id : cleanPath(spec.target);
+      const namespace = options.args.builtin('BUILDKIT_CACHE_MOUNT_NS') ?? '';
       const mount: RunMount = {
         type: 'cache',
         target,
-        id: ctx.cacheNamespace === '' ? id : `${ctx.cacheNamespace}/${id}`,
+        id: namespace === '' ? id : `${namespace}/${id}`,
         sharing: spec.sharing ?? 'shared',
         source,
         readonly: spec.readonly,
@@ -485,24 +449,17 @@ function runMount(
   }
 }
 
-function dispatchCopy(
-  state: StageState,
-  command: StageCommand,
-  instruction: InstructionOf<'copy'> | InstructionOf<'add'>,
-  ctx: DispatchContext,
-  expand: Expand,
-  lint: Linter,
-  line: number,
-): CopyStep {
+function dispatchCopy(call: DispatchCall<InstructionOf<'copy'> | InstructionOf<'add'>>): CopyStep {
+  const { stage, instruction, command, options, expand } = call;
   const isAdd = instruction.kind === 'add';
   const name = isAdd ? 'ADD' : 'COPY';
   const chown = expand(instruction.chown);
   const chmod = expand(instruction.chmod);
   const checksum = isAdd ? expand(instruction.checksum) : '';
-  const sources = instruction.sources.map(expand);
+  const written = instruction.sources.map(expand);
   const destWritten = expand(instruction.dest);
   // Heredoc sources expand `$VAR` only, and only when the delimiter is unquoted.
-  const rawExpand = expander(state, ctx, lint, line, instruction.keyword, new ShellLexer({ skipProcessQuotes: true }));
+  const rawExpand = expander(stage, options, call.lint, call.line, instruction.keyword, new ShellLexer({ skipProcessQuotes: true }));
   const inlineSources: InlineFile[] = instruction.inlineSources.map((doc) => ({
     name: doc.name,
     content: doc.expand ? rawExpand(doc.content) : doc.content,
@@ -512,30 +469,31 @@ function dispatchCopy(
   let from: StepInput = { kind: 'context' };
   const sourceStage = instruction.kind === 'copy' ? command.sources[0] : undefined;
   if (instruction.kind === 'copy' && sourceStage) {
-    if (!sourceStage.dispatched) {
+    if (!options.inputs.ready(sourceStage)) {
       throw new GantryError(
-        `cannot copy from stage "${instruction.from}", it needs to be defined before current stage "${state.labelName}"`,
+        `cannot copy from stage "${instruction.from}", it needs to be defined before current stage "${stage.labels.name}"`,
         { hint: `move the stage "${instruction.from}" above this one` },
       );
     }
-    from = ctx.stageInput(sourceStage, line, `COPY --from=${instruction.from}`);
+    from = options.inputs.input(sourceStage, call.line, `COPY --from=${instruction.from}`);
   }
 
-  const dest = resolveDestination(state.workdir, destWritten);
+  const dest = resolveDestination(stage.workdir, destWritten);
   if (chmod !== '') validateChmod(chmod);
+  const sources = written.map((src) => classifySource(src, isAdd ? instruction.keepGitDir : undefined));
   if (checksum !== '') {
     if (sources.length !== 1) throw new GantryError('checksum can\'t be specified for multiple sources', { hint: 'use one ADD per checksummed source' });
-    if (!isHttpSource(sources[0]!) && !isGitSource(sources[0]!)) {
+    if (sources[0]!.kind === 'context') {
       throw new GantryError('checksum requires HTTP(S) or Git sources', { hint: '--checksum verifies downloads; local files need none' });
     }
   }
-  for (const src of sources) {
-    if (isGitSource(src)) {
+  for (const source of sources) {
+    if (source.kind === 'git') {
       if (!isAdd) throw new GantryError("source can't be a git ref for COPY", { hint: 'use ADD to add a Git repository' });
-    } else if (isHttpSource(src)) {
+    } else if (source.kind === 'http') {
       if (!isAdd) throw new GantryError("source can't be a URL for COPY", { hint: 'use ADD to download a URL' });
     } else if (from.kind === 'context') {
-      checkIgnoredSource(src, isAdd, ctx, lint, line);
+      checkIgnoredSource(source, isAdd, call);
     }
   }
 
@@ -543,18 +501,18 @@ function dispatchCopy(
   if (instruction.kind === 'copy' && instruction.parents) historyText += ' --parents';
   if (chown !== '') historyText += ` --chown=${chown}`;
   if (chmod !== '') historyText += ` --chmod=${chmod}`;
-  for (const src of sources) historyText += ` ${src}`;
+  for (const src of written) historyText += ` ${src}`;
   for (const doc of inlineSources) historyText += ` <<${doc.name}`;
   historyText += ` ${destWritten} # buildkit`;
 
-  const label = progressLabel(state, command, uppercaseFirstWord(processForLabel(ctx.lexer, instruction.original, state.env)));
+  const label = stage.labels.next(uppercaseFirstWord(processForLabel(options.lexer, instruction.original, stage.env)), command.fromOnBuild);
   const step: CopyStep = {
     kind: 'copy',
     instruction: name,
     label,
-    source: stepSource(state, command, ctx),
+    source: stepSource(call),
     history: history(historyText, false),
-    config: snapshotConfig(state.config, state.snapshots),
+    config: snapshotConfig(stage.config, stage.snapshots),
     from,
     sources,
     inlineSources,
@@ -562,14 +520,13 @@ function dispatchCopy(
     link: instruction.link,
     parents: instruction.kind === 'copy' ? instruction.parents : false,
     exclude: [...instruction.exclude],
-    workdir: state.workdir,
-    user: state.user,
+    workdir: stage.workdir,
+    user: stage.user,
   };
   if (chown !== '') step.chown = chown;
   if (chmod !== '') step.chmod = chmod;
   if (instruction.kind === 'add') {
     if (checksum !== '') step.checksum = checksum;
-    if (instruction.keepGitDir !== undefined) step.keepGitDir = instruction.keepGitDir;
     if (instruction.unpack !== undefined) step.unpack = instruction.unpack;
   }
   return step;
@@ -579,24 +536,24 @@ function dispatchCopy(
  * CopyIgnoredFile. `isIgnored` answers as BuildKit's check does: false when the ignore file has `!`
  * exceptions, and for "." only when it excludes the whole context (`*`, `**`, `**` + `/*`).
  */
-function checkIgnoredSource(src: string, isAdd: boolean, ctx: DispatchContext, lint: Linter, line: number): void {
-  if (!ctx.isIgnored) return;
-  const path = cleanPath(src);
+function checkIgnoredSource(source: Extract<CopySource, { kind: 'context' }>, isAdd: boolean, { options, lint, line }: DispatchCall): void {
+  if (!options.isIgnored) return;
+  const path = cleanPath(source.path);
   const contextPath = path === '/' ? '.' : path.replace(/^\//, '');
-  if (ctx.isIgnored(contextPath)) {
+  if (options.isIgnored(contextPath)) {
     lint.run(Rules.CopyIgnoredFile, line, Messages.copyIgnoredFile(isAdd ? 'Add' : 'Copy', path));
   }
 }
 
-function configStep(state: StageState, command: StageCommand, ctx: DispatchContext, createdBy: string): ConfigStep {
-  const instruction = command.instruction;
+function configStep(call: DispatchCall, createdBy: string): ConfigStep {
+  const { stage, instruction, command } = call;
   return {
     kind: 'config',
     instruction: instruction.kind.toUpperCase(),
-    label: plainLabel(state, command, uppercaseFirstWord(instruction.original)),
-    source: stepSource(state, command, ctx),
+    label: stage.labels.plain(uppercaseFirstWord(instruction.original), command.fromOnBuild),
+    source: stepSource(call),
     history: history(createdBy, true),
-    config: snapshotConfig(state.config, state.snapshots),
+    config: snapshotConfig(stage.config, stage.snapshots),
   };
 }
 
@@ -604,27 +561,9 @@ function history(createdBy: string, emptyLayer: boolean): NonNullable<PlannedSte
   return { createdBy, emptyLayer, comment: HISTORY_COMMENT };
 }
 
-function stepSource(state: StageState, command: StageCommand, ctx: DispatchContext): StepSource {
-  const instruction = command.instruction;
-  const definition = state.definition;
-  const node = command.fromOnBuild && definition ? definition.node : instruction.node;
-  return { file: ctx.source.file, startLine: node.startLine, endLine: node.endLine, original: instruction.original };
-}
-
-/** `[build 2/5] RUN make`: BuildKit's progress name for steps that do work. */
-function progressLabel(state: StageState, command: StageCommand, text: string): string {
-  if (state.commandTotal === 0) return text;
-  state.commandIndex++;
-  const width = String(state.commandTotal).length;
-  const stage = state.labelName === '' ? '' : `${state.labelName} `;
-  const onbuild = command.fromOnBuild ? 'ONBUILD ' : '';
-  return `[${stage}${String(state.commandIndex).padStart(width)}/${state.commandTotal}] ${onbuild}${text}`;
-}
-
-/** Steps that only change the config have no progress entry in BuildKit; they are labelled by stage only. */
-function plainLabel(state: StageState, command: StageCommand, text: string): string {
-  const onbuild = command.fromOnBuild ? 'ONBUILD ' : '';
-  return state.labelName === '' ? `${onbuild}${text}` : `[${state.labelName}] ${onbuild}${text}`;
+function stepSource({ stage, instruction, command, options }: DispatchCall): StepSource {
+  const node = command.fromOnBuild ? stage.definition.node : instruction.node;
+  return { file: options.source.file, startLine: node.startLine, endLine: node.endLine, original: instruction.original };
 }
 
 function processForLabel(lexer: ShellLexer, text: string, env: EnvLookup): string {

@@ -10,7 +10,7 @@ import { FlagSet } from './flags.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import { chainedOnBuild, INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
 import { parseCsvFields } from './run-mounts.js';
-import type { DockerfileSource } from './source.js';
+import { withLocation, type DockerfileSource } from './source.js';
 import { suggest } from './suggest.js';
 
 export interface KeyValue {
@@ -153,14 +153,7 @@ export function parseInstruction(node: InstructionNode, source: DockerfileSource
   try {
     return interpret(node, lint);
   } catch (err) {
-    if (err instanceof GantryError && !err.location) {
-      throw new GantryError(err.message, {
-        location: source.location(node.startLine, locateNeedle(err, node)),
-        hint: err.hint,
-        cause: err.cause,
-      });
-    }
-    throw err;
+    throw withLocation(err, source, node.startLine, err instanceof GantryError ? locateNeedle(err, node) : undefined);
   }
 }
 
@@ -365,8 +358,7 @@ function parseFrom(node: InstructionNode, index: number, source: DockerfileSourc
   try {
     flags.parse();
   } catch (err) {
-    if (err instanceof GantryError) throw source.error(err.message, node.startLine, { needle: '--', hint: err.hint });
-    throw err;
+    throw withLocation(err, source, node.startLine, '--');
   }
   if (name !== undefined) checkDefinitionDescription(lint, 'FROM', [name], node);
   const platform = flags.string('platform');
@@ -561,4 +553,27 @@ function noDestination(instruction: string): GantryError {
 /** Go's byte-wise string order (slices.Sort), not JavaScript's UTF-16 order. */
 export function compareGoStrings(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** ConsistentInstructionCasing: every keyword in the case most keywords use. */
+export function validateCommandCasing(stages: StageDefinition[], lint: Linter): void {
+  let lower = 0;
+  let upper = 0;
+  const names: Array<[string, number]> = [];
+  for (const stage of stages) {
+    names.push([stage.keyword, stage.line]);
+    for (const instruction of stage.instructions) names.push([instruction.keyword, instruction.line]);
+  }
+  for (const [name] of names) {
+    if (name === name.toLowerCase()) lower++;
+    else if (name === name.toUpperCase()) upper++;
+  }
+  const majorityLower = lower > upper;
+  for (const [name, line] of names) {
+    if (majorityLower && name.toLowerCase() !== name) {
+      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'lowercase'));
+    } else if (!majorityLower && name.toUpperCase() !== name) {
+      lint.run(Rules.ConsistentInstructionCasing, line, Messages.consistentInstructionCasing(name, 'uppercase'));
+    }
+  }
 }

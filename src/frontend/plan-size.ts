@@ -8,7 +8,7 @@
  */
 import { GantryError } from '../util/index.js';
 import type { ContainerConfig } from '../image/index.js';
-import type { PlannedStep } from './plan-types.js';
+import type { CopySource, PlannedStep } from './plan-types.js';
 
 /** The most a plan may hold, in characters (a real Dockerfile's plan is a few hundred kilobytes). */
 export const MAX_PLAN_SIZE = 64 * 1024 * 1024;
@@ -38,7 +38,7 @@ export class PlanSize {
         size += stringsSize(step.files.map((file) => file.content)) + step.mounts.length * ENTRY_SIZE;
         break;
       case 'copy':
-        size += stringsSize(step.sources) + step.dest.length + stringsSize(step.inlineSources.map((file) => file.content));
+        size += sourcesSize(step.sources) + step.dest.length + stringsSize(step.inlineSources.map((file) => file.content));
         size += stringsSize(step.exclude);
         break;
       case 'workdir':
@@ -65,6 +65,25 @@ export class PlanSize {
 function stringsSize(strings: readonly string[]): number {
   let size = 0;
   for (const text of strings) size += ENTRY_SIZE + text.length;
+  return size;
+}
+
+function sourcesSize(sources: readonly CopySource[]): number {
+  let size = 0;
+  for (const source of sources) {
+    size += ENTRY_SIZE;
+    switch (source.kind) {
+      case 'context':
+        size += source.path.length;
+        break;
+      case 'http':
+        size += source.url.length;
+        break;
+      case 'git':
+        size += source.url.length + (source.ref?.length ?? 0) + (source.subdir?.length ?? 0);
+        break;
+    }
+  }
   return size;
 }
 

@@ -85,6 +85,16 @@ export type StepInput =
   | { kind: 'stage'; stage: number }
   | { kind: 'image'; ref: string };
 
+/**
+ * A COPY/ADD source, classified once by BuildKit's rule. `context` is a path in the step's `from` (the
+ * build context, or the stage or image of COPY --from), as written after expansion.
+ */
+export type CopySource =
+  | { kind: 'context'; path: string }
+  | { kind: 'http'; url: string }
+  /** `url` is the repository without `#ref:subdir` or query; keepGitDir is ADD --keep-git-dir or ?keep-git-dir=. */
+  | { kind: 'git'; url: string; ref?: string; subdir?: string; keepGitDir?: boolean };
+
 /** An inline file: a heredoc used as a COPY/ADD source or as a RUN script. */
 export interface InlineFile {
   name: string;
@@ -113,8 +123,8 @@ export type CopyStep = StepBase & {
   kind: 'copy';
   instruction: 'COPY' | 'ADD';
   from: StepInput;
-  /** Expanded source paths (context-relative, stage paths, or URLs/git for ADD). */
-  sources: string[];
+  /** The expanded sources, in order (URLs and Git repositories only for ADD). */
+  sources: CopySource[];
   /** Heredoc sources, in order, among `sources`. */
   inlineSources: InlineFile[];
   /** Expanded destination, absolute (resolved against the working dir); keeps a trailing slash if written. */
@@ -126,7 +136,6 @@ export type CopyStep = StepBase & {
   exclude: string[];
   /** ADD only. */
   checksum?: string;
-  keepGitDir?: boolean;
   /** ADD only: undefined = auto-extract local archives (Docker's default). */
   unpack?: boolean;
   /** The working directory and user in effect (for relative paths and --chown defaults). */

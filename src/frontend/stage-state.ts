@@ -1,24 +1,15 @@
 /**
- * A build stage while it is planned: its place in the stage graph, the image it starts from, and the
- * state the instructions evolve (image config, variables, working directory, user, declared args),
- * mirroring BuildKit's dispatch state.
+ * What the instructions of a stage evolve while it is planned — image config, variables, working
+ * directory, user, the ARGs in effect — with the steps planned so far, mirroring BuildKit's dispatch
+ * state. A stage starts from what FROM gives it: an image's (or scratch's) config, or the state another
+ * stage ended with.
  */
-import type { ContainerConfig, HealthConfig, Platform } from '../image/index.js';
-import type { Instruction, StageDefinition } from './instructions.js';
-import type { PlannedStep, ResolvedImage } from './plan-types.js';
+import { DEFAULT_PATH, type ContainerConfig, type HealthConfig, type Platform } from '../image/index.js';
+import type { StageDefinition } from './instructions.js';
+import type { StageLabels } from './labels.js';
+import { normalizePath } from './paths.js';
+import type { PlannedStep } from './plan-types.js';
 import { EnvList, splitKeyValue } from './shell-lexer.js';
-
-/** Docker's PATH for Linux containers, set when an image does not define one. */
-
-export interface StageCommand {
-  instruction: Instruction;
-  /**
-   * Stages this command reads from: for COPY --from the one source; for RUN one per --mount (undefined
-   * for a bind mount of the build context).
-   */
-  sources: Array<StageState | undefined>;
-  fromOnBuild: boolean;
-}
 
 /** An ARG in effect in a stage: its name and value (undefined when declared without one). */
 export interface BuildArgInEffect {
@@ -26,68 +17,79 @@ export interface BuildArgInEffect {
   value?: string;
 }
 
-export class StageState {
-  /** Set for stages written in the Dockerfile; undefined for an image used by COPY --from or a mount. */
-  readonly definition?: StageDefinition;
-  /** The base name after expansion: an image reference, a stage name or "scratch". */
-  baseName: string;
-  /** Name used in progress labels: the stage name, "stage-N", or "" for a lone stage. */
-  labelName: string;
-  /** `FROM --platform`, then the platform the stage is built for. */
-  platform?: Platform;
-  base?: StageState;
-  /** Stages this one reads from, with the line of the instruction that reads. */
-  readonly deps = new Map<StageState, number>();
-  commands: StageCommand[] = [];
-  commandTotal = 0;
-  /** MAINTAINER of this stage. */
-  author?: string;
-  commandIndex = 0;
-  dispatched = false;
-  resolved = false;
-  onBuildInitialized = false;
-  resolvedImage?: ResolvedImage;
+/** What FROM of an image or scratch gives a stage. */
+export interface BaseStart {
+  platform: Platform;
+  os: string;
+  /** The stage takes this config over and changes it. */
+  config: ContainerConfig;
+}
 
-  // What the instructions evolve.
-  os = 'linux';
-  config: ContainerConfig = {};
+/** Instructions BuildKit warns about when a stage has more than one (only the last counts), with the line of the last. */
+export type SingleInstruction = 'cmd' | 'entrypoint' | 'healthcheck';
+
+export class StageState {
+  platform: Platform;
+  os: string;
+  config: ContainerConfig;
   env = new EnvList();
   workdir = '/';
   user = '';
   buildArgs: BuildArgInEffect[] = [];
+  /** Whether a WORKDIR ran in this stage or a stage it is built on (WorkdirRelativePath). */
   workdirSet = false;
-  cmdLine?: number;
-  entrypointLine?: number;
-  healthcheckLine?: number;
-  baseConfig: ContainerConfig = {};
+  readonly singleInstructions = new Map<SingleInstruction, number>();
+  /** MAINTAINER of this stage. */
+  author?: string;
+  /** The config FROM gave the stage, before its first instruction. */
+  readonly baseConfig: ContainerConfig;
   /** What the last step's config snapshot can share with the next. */
   readonly snapshots = new SnapshotMemo();
   readonly steps: PlannedStep[] = [];
 
-  constructor(definition: StageDefinition | undefined, baseName: string) {
-    this.definition = definition;
-    this.baseName = baseName;
-    this.labelName = definition?.name ?? (definition ? `stage-${definition.index}` : '');
+  private constructor(
+    readonly definition: StageDefinition,
+    readonly labels: StageLabels,
+    start: BaseStart,
+    from?: StageState,
+  ) {
+    this.platform = start.platform;
+    this.os = start.os;
+    this.config = start.config;
+    if (from) {
+      this.env = from.env.clone();
+      this.workdir = from.workdir;
+      this.user = from.user;
+      this.buildArgs = [...from.buildArgs];
+      this.workdirSet = from.workdirSet;
+    }
+    // PATH, variables, working directory and user from the base, before the first instruction.
+    const config = this.config;
+    if (!(config.Env ?? []).some((entry) => entry.split('=')[0] === 'PATH')) setConfigEnv(config, [['PATH', DEFAULT_PATH]]);
+    for (const entry of config.Env ?? []) {
+      const eq = entry.indexOf('=');
+      this.env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
+    }
+    if (config.WorkingDir) {
+      const workdir = normalizePath(config.WorkingDir, config.WorkingDir, false);
+      config.WorkingDir = workdir;
+      this.workdir = workdir;
+    }
+    if (config.User) this.user = config.User;
+    this.baseConfig = snapshotConfig(config, this.snapshots);
   }
 
-  get name(): string | undefined {
-    return this.definition?.name;
+  /** A stage built on an image or on scratch. */
+  static fromImage(definition: StageDefinition, labels: StageLabels, start: BaseStart): StageState {
+    return new StageState(definition, labels, start);
   }
 
-  /** Takes over what the base stage ended with, as a stage built on another stage does. */
-  inheritFromBase(): void {
-    const base = this.base;
-    if (!base) return;
-    this.platform = base.platform;
-    this.os = base.os;
-    this.config = cloneConfig(base.config);
+  /** A stage built on another stage: it takes over what that stage ended with. */
+  static fromStage(definition: StageDefinition, labels: StageLabels, base: StageState): StageState {
+    const config = cloneConfig(base.config);
     // ONBUILD triggers of a stage run in the stages built on it, and do not carry further.
-    delete this.config.OnBuild;
-    this.env = base.env.clone();
-    this.workdir = base.workdir;
-    this.user = base.user;
-    this.buildArgs = [...base.buildArgs];
-    this.workdirSet = base.workdirSet;
+    delete config.OnBuild;
+    return new StageState(definition, labels, { platform: base.platform, os: base.os, config }, base);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/index.js';
+import type { CopySource, CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/index.js';
 import { formatPlatform } from '../image/index.js';
 import { resolveOwner } from '../exec/index.js';
 import type { StepProgress } from '../progress/index.js';
@@ -21,7 +21,7 @@ import type { MountSources } from './ops/run-mounts.js';
 import type { SourceSelection, SourceSelector } from './sources.js';
 import type { StepDefiner, StepDefinition } from './stage-runner.js';
 import { chainIdOfState, type StageState } from './state.js';
-import { isRemoteSource, planRemoteSources } from './ops/remote-sources.js';
+import { planRemoteSources, type RemoteSource } from './ops/remote-sources.js';
 import { extractArchiveSources } from './ops/archives.js';
 
 export interface DefinerDeps {
@@ -141,8 +141,8 @@ export class StepDefinitions implements StepDefiner {
 
   private async defineCopy(step: CopyStep, state: StageState, stage: PlannedStage): Promise<StepDefinition> {
     const { ctx } = this.deps;
-    const local = step.sources.filter((s) => !isRemoteSource(s));
-    const remote = step.sources.filter((s) => isRemoteSource(s));
+    const local = localPaths(step);
+    const remote = step.sources.filter((s): s is RemoteSource => s.kind !== 'context');
     const remoteSources = remote.length > 0 ? await planRemoteSources(step, remote, ctx) : undefined;
     let contentKey: string;
     let contextSelection: SourceSelection | undefined;
@@ -154,7 +154,7 @@ export class StepDefinitions implements StepDefiner {
     }
     const fields = {
       instruction: step.instruction,
-      sources: canonicalJson(step.sources),
+      sources: sourcesKey(step.sources),
       dest: step.dest,
       chown: step.chown ?? '',
       chmod: step.chmod ?? '',
@@ -194,7 +194,7 @@ export class StepDefinitions implements StepDefiner {
     try {
       const rootfs = await active.mount();
       let sources: SelectedSource[] = [...remoteSources];
-      const local = step.sources.filter((s) => !isRemoteSource(s));
+      const local = localPaths(step);
       if (step.from.kind === 'context') {
         sources.push(...(contextSelection?.sources ?? []));
       } else if (local.length > 0) {
@@ -264,6 +264,16 @@ export class StepDefinitions implements StepDefiner {
       },
     };
   }
+}
+
+/** The sources that are paths in the step's `from` (the context, a stage or an image). */
+function localPaths(step: CopyStep): string[] {
+  return step.sources.flatMap((s) => (s.kind === 'context' ? [s.path] : []));
+}
+
+/** The sources as cache keys have always named them — paths and URLs as written — so typed sources keep existing keys. */
+function sourcesKey(sources: CopySource[]): string {
+  return canonicalJson(sources.map((s) => (s.kind === 'context' ? s.path : s.kind === 'http' ? s.url : s)));
 }
 
 /** Heredoc sources of COPY/ADD become files of a private directory, selected like any source. */

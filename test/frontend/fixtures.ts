@@ -1,6 +1,9 @@
-/** Shared test inputs for the frontend tests: platforms, a fake base-image resolver and plan options. */
+/** Shared test inputs for the frontend tests: platforms, a fake base-image resolver, plan options and parsed Dockerfiles. */
 import type { ContainerConfig, Platform } from '../../src/image/types.js';
-import type { PlanOptions, ResolvedImage } from '../../src/frontend/index.js';
+import { parseDockerfile, parseInstructions, ShellLexer, type DockerfileDefinition, type PlanOptions, type ResolvedImage } from '../../src/frontend/index.js';
+import { Linter } from '../../src/frontend/checks.js';
+import { emptyCheckConfig } from '../../src/frontend/directives.js';
+import type { DockerfileSource } from '../../src/frontend/source.js';
 
 export const amd64: Platform = { os: 'linux', architecture: 'amd64' };
 export const arm64: Platform = { os: 'linux', architecture: 'arm64' };
@@ -39,4 +42,18 @@ export function planOptions(overrides: Partial<PlanOptions> = {}): PlanOptions {
     resolveImage: fakeResolver(),
     ...overrides,
   };
+}
+
+/** A Dockerfile read up to its typed instructions, for the tests of single planning phases. */
+export interface ParsedForPhases {
+  definition: DockerfileDefinition;
+  source: DockerfileSource;
+  lexer: ShellLexer;
+  lint: Linter;
+}
+
+export function parsedForPhases(text: string): ParsedForPhases {
+  const parsed = parseDockerfile(text, 'Dockerfile');
+  const lint = Linter.create(emptyCheckConfig(), parsed.source);
+  return { definition: parseInstructions(parsed, lint), source: parsed.source, lexer: new ShellLexer({ escapeToken: parsed.escapeToken }), lint };
 }

@@ -177,7 +177,7 @@ test('words expand in ADD, COPY, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, W
     planOptions({ resolveImage: resolver }),
   );
   const [add, copy] = copies(plan);
-  assert.deepEqual([add!.sources, add!.dest, copy!.chown, copy!.sources], [['app.tgz'], '/opt/app/', 'app:app', ['app.conf']]);
+  assert.deepEqual([add!.sources, add!.dest, copy!.chown, copy!.sources], [[{ kind: 'context', path: 'app.tgz' }], '/opt/app/', 'app:app', [{ kind: 'context', path: 'app.conf' }]]);
   const config = lastConfig(plan);
   assert.deepEqual(config.ExposedPorts, { '8080/udp': {} });
   assert.deepEqual(config.Labels, { 'from.trigger': '', 'app.version': '1' });
@@ -338,12 +338,12 @@ test('ADD keeps URLs and Git sources and its optional flags', async () => {
   );
   const [url, git, local, parents] = copies(plan);
   assert.equal(url!.instruction, 'ADD');
-  assert.deepEqual(url!.sources, ['https://example.com/a.tgz']);
+  assert.deepEqual(url!.sources, [{ kind: 'http', url: 'https://example.com/a.tgz' }]);
   assert.equal(url!.checksum, 'sha256:abc');
-  assert.equal(git!.keepGitDir, true);
+  assert.equal(git!.sources[0]!.kind === 'git' && git!.sources[0]!.keepGitDir, true);
   assert.equal(local!.unpack, false);
   assert.equal(url!.unpack, undefined);
-  assert.deepEqual([parents!.parents, parents!.link, parents!.exclude, parents!.sources], [true, true, ['*.md'], ['a/./b']]);
+  assert.deepEqual([parents!.parents, parents!.link, parents!.exclude, parents!.sources], [true, true, ['*.md'], [{ kind: 'context', path: 'a/./b' }]]);
   assert.equal(parents!.history?.createdBy, 'COPY --parents a/./b /dst/ # buildkit');
 });
 

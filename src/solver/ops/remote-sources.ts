@@ -1,6 +1,6 @@
 /**
  * ADD <url>: downloads http(s) sources into the build's temp dir, hashing while writing, verifying
- * --checksum. With --checksum the cache key is the checksum and nothing is downloaded on a hit;
+ * --checksum (Git sources are refused: gantry does not clone yet). With --checksum the cache key is the checksum and nothing is downloaded on a hit;
  * without it the content is fetched each build and keyed by its digest (a changed file is a miss).
  */
 import { createHash } from 'node:crypto';
@@ -9,18 +9,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { CopyStep } from '../../frontend/index.js';
+import type { CopySource, CopyStep } from '../../frontend/index.js';
 import { GantryError, type Digest } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 import type { SelectedSource } from './copy-plan.js';
 
-export function isRemoteSource(source: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^git@/.test(source);
-}
-
-function isGitSource(source: string): boolean {
-  return /^git@/.test(source) || /^git:\/\//.test(source) || /\.git(#.*)?$/.test(source) || /^https?:\/\/[^/]+\/.+\.git\b/.test(source);
-}
+/** The sources of an ADD that are not paths: what the frontend classified as URLs and Git repositories. */
+export type RemoteSource = Exclude<CopySource, { kind: 'context' }>;
 
 export interface RemoteSources {
   /** What enters the cache key. */
@@ -29,28 +24,25 @@ export interface RemoteSources {
   fetch(): Promise<SelectedSource[]>;
 }
 
-export async function planRemoteSources(step: CopyStep, urls: string[], ctx: ExecContext): Promise<RemoteSources> {
-  const sources = urls.map((url) => {
-    if (isGitSource(url)) {
-      throw new GantryError(`ADD of a git repository (${url}) is not supported by gantry yet`, {
-        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
+export async function planRemoteSources(step: CopyStep, remote: RemoteSource[], ctx: ExecContext): Promise<RemoteSources> {
+  const location = { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original };
+  const sources = remote.map((source) => {
+    if (source.kind === 'git') {
+      const keep = source.keepGitDir ? ', keeping its .git directory' : '';
+      throw new GantryError(`ADD of a git repository (${gitSourceText(source)}${keep}) is not supported by gantry yet`, {
+        location,
         hint: 'clone the repository in a RUN step, or into the build context before building',
       });
     }
-    if (!/^https?:\/\//i.test(url)) {
-      throw new GantryError(`ADD source ${url}: only http and https URLs are supported`, {
-        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
-      });
-    }
-    const name = fileNameOf(url);
+    const name = fileNameOf(source.url);
     if (name === undefined) {
       // Go's url.Parse refuses such a URL too, so BuildKit never downloads it.
-      throw new GantryError(`ADD source ${url} is not a valid URL: it does not parse, or its path has a malformed percent-encoding or a NUL byte`, {
-        location: { file: step.source.file, line: step.source.startLine, column: 1, lineText: step.source.original },
+      throw new GantryError(`ADD source ${source.url} is not a valid URL: it does not parse, or its path has a malformed percent-encoding or a NUL byte`, {
+        location,
         hint: 'write a literal "%" as %25',
       });
     }
-    return { url, name };
+    return { url: source.url, name };
   });
   if (step.checksum && sources.length === 1) {
     let fetched: Promise<SelectedSource[]> | undefined;
@@ -59,6 +51,12 @@ export async function planRemoteSources(step: CopyStep, urls: string[], ctx: Exe
   if (step.checksum) throw new GantryError('ADD --checksum works with exactly one URL source', { hint: 'split the ADD into one instruction per URL' });
   const downloads = await Promise.all(sources.map((s, i) => download(s, ctx, step, i)));
   return { keyParts: downloads.map((d) => d.digest), fetch: async () => downloads.map((d) => d.source) };
+}
+
+/** A Git source as BuildKit writes one in fragment form: `url#ref:subdir`. */
+function gitSourceText(source: Extract<CopySource, { kind: 'git' }>): string {
+  if (source.ref === undefined && source.subdir === undefined) return source.url;
+  return `${source.url}#${source.ref ?? ''}${source.subdir === undefined ? '' : `:${source.subdir}`}`;
 }
 
 async function download({ url, name }: { url: string; name: string }, ctx: ExecContext, step: CopyStep, index: number): Promise<{ source: SelectedSource; digest: Digest }> {
