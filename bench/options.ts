@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { GantryError } from '../src/util/errors.js';
 
 export const TOOL_NAMES = ['gantry', 'buildah', 'buildkit'] as const;
+export const GANTRY_NETWORKS = ['host', 'default', 'none'] as const;
+export type GantryNetwork = (typeof GANTRY_NETWORKS)[number];
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 export interface BenchOptions {
@@ -21,6 +23,11 @@ export interface BenchOptions {
   resultsDir?: string;
   /** The gantry CLI to time (its main.js, or an executable); this checkout's build by default. */
   gantry?: string;
+  /**
+   * The network of gantry's RUN steps. `host` by default, as Buildah and BuildKit run here (the Docker
+   * engine has no bridge); `default` times gantry's sandbox network (slirp4netns), what users get.
+   */
+  gantryNetwork: GantryNetwork;
   help: boolean;
 }
 
@@ -35,6 +42,7 @@ const OPTION_HELP: ReadonlyArray<[flag: string, meaning: string, variable: strin
   ['--work-dir DIR', 'work in DIR and keep the contexts there', 'GANTRY_BENCH_WORK_DIR'],
   ['--results DIR', 'where results go (default: bench/results)', 'GANTRY_BENCH_RESULTS'],
   ['--gantry PATH', "gantry CLI to time (default: this checkout's)", 'GANTRY_BENCH_GANTRY'],
+  ['--gantry-network N', "gantry's RUN network: host (default, as the others), default or none", 'GANTRY_BENCH_GANTRY_NETWORK'],
   ['-h, --help', 'show this help', ''],
 ];
 
@@ -46,7 +54,7 @@ Buildah for the multi-platform build, which BuildKit takes no part in) and write
 bench/results/. The multi-platform workload registers QEMU's binfmt handlers first (gantry setup binfmt).
 
 Options (a flag wins over its environment variable):
-${OPTION_HELP.map(([flag, meaning, variable]) => `  ${flag.padEnd(17)} ${meaning.padEnd(48)} ${variable}`.trimEnd()).join('\n')}
+${OPTION_HELP.map(([flag, meaning, variable]) => `  ${flag.padEnd(20)} ${meaning.padEnd(48)} ${variable}`.trimEnd()).join('\n')}
 `;
 
 /** Parses flags and environment; `knownWorkloads` lists the valid names, in their default order. */
@@ -63,6 +71,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, knownW
         'work-dir': { type: 'string' },
         results: { type: 'string' },
         gantry: { type: 'string' },
+        'gantry-network': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -85,8 +94,14 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, knownW
     workDir: nonEmpty(parsed['work-dir'] ?? env.GANTRY_BENCH_WORK_DIR),
     resultsDir: nonEmpty(parsed.results ?? env.GANTRY_BENCH_RESULTS),
     gantry: nonEmpty(parsed.gantry ?? env.GANTRY_BENCH_GANTRY),
+    gantryNetwork: parseGantryNetwork(nonEmpty(parsed['gantry-network'] ?? env.GANTRY_BENCH_GANTRY_NETWORK) ?? 'host'),
     help: parsed.help ?? false,
   };
+}
+
+function parseGantryNetwork(text: string): GantryNetwork {
+  if (!(GANTRY_NETWORKS as readonly string[]).includes(text)) throw new GantryError(`unknown gantry network "${text}"`, { hint: `choose one of ${GANTRY_NETWORKS.join(', ')}` });
+  return text as GantryNetwork;
 }
 
 function parseRounds(text: string): number {

@@ -40,7 +40,7 @@ const defaultResultsDir = fileURLToPath(new URL('../../bench/results/', import.m
 function openTool(name: ToolName, setting: ToolSetting, options: BenchOptions): Promise<BuildTool> {
   switch (name) {
     case 'gantry':
-      return openGantry(setting, options.gantry);
+      return openGantry(setting, options.gantryNetwork, options.gantry);
     case 'buildah':
       return openBuildah(setting);
     case 'buildkit':

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../src/util/errors.js';
+import type { GantryNetwork } from '../options.js';
 import { removeStateDir, retireStateDir } from '../mounts.js';
 import { runChecked, type CommandLine } from '../process.js';
 import { architectureOf, BASE_IMAGE, baseRootfsTar, type BuildRequest, type BuildTool, type ToolSetting } from './tool.js';
@@ -18,9 +19,9 @@ function gantryInvocation(cli: string): { entry: string; invoke: (args: string[]
 }
 
 /** The arguments of `gantry build` for a request, after the global options. */
-export function gantryBuildArgs(request: BuildRequest): string[] {
+export function gantryBuildArgs(request: BuildRequest, network: GantryNetwork): string[] {
   const platforms = request.platforms ? ['--platform', request.platforms.join(',')] : [];
-  return ['build', '-q', ...platforms, '-t', request.tag, request.contextDir];
+  return ['build', '-q', '--network', network, ...platforms, '-t', request.tag, request.contextDir];
 }
 
 /**
@@ -31,7 +32,7 @@ export async function setupEmulation(cli = CHECKOUT_GANTRY): Promise<string> {
   return (await runChecked(gantryInvocation(cli).invoke(['setup', 'binfmt']), 'gantry setup binfmt')).stdout.trim();
 }
 
-export async function openGantry(setting: ToolSetting, cli = CHECKOUT_GANTRY): Promise<BuildTool> {
+export async function openGantry(setting: ToolSetting, network: GantryNetwork, cli = CHECKOUT_GANTRY): Promise<BuildTool> {
   const { entry, invoke } = gantryInvocation(cli);
   const root = setting.stateDir;
   const gantry = (args: string[]) => invoke(['--root', root, ...args]);
@@ -42,7 +43,7 @@ export async function openGantry(setting: ToolSetting, cli = CHECKOUT_GANTRY): P
   return {
     name: 'gantry',
     title: 'gantry',
-    setup: 'gantry --root DIR build -q [--platform P1,P2] -t TAG CONTEXT (RUN under runc, overlay snapshots)',
+    setup: `gantry --root DIR build -q --network ${network} [--platform P1,P2] -t TAG CONTEXT (RUN under runc with Docker's default seccomp policy, overlay snapshots)`,
     versions: async () => ({ gantry: entry === CHECKOUT_GANTRY ? version : `${version} (${entry})`, node: process.version, runc }),
     async resetToBase(platforms) {
       await retireStateDir(root, setting.trashDir);
@@ -54,7 +55,7 @@ export async function openGantry(setting: ToolSetting, cli = CHECKOUT_GANTRY): P
       for (const [index, platform] of platforms.entries()) await importBase(platform, perPlatform[index] as string);
       await runChecked(gantry(['manifest', 'create', '--local', BASE_IMAGE, ...perPlatform]), 'gantry manifest create of the base image index');
     },
-    buildCommand: (request) => gantry(gantryBuildArgs(request)),
+    buildCommand: (request) => gantry(gantryBuildArgs(request, network)),
     async runInImage(tag, platform, script) {
       const platformFlag = platform === undefined ? [] : ['--platform', platform];
       return (await runChecked(gantry(['run', ...platformFlag, tag, 'sh', '-c', script]), `gantry run of ${tag}`)).stdout;

@@ -7,7 +7,7 @@ const workloads = ['two-stage', 'large-context', 'parallel-stages'];
 
 test('defaults: every workload and tool, full rounds, nothing kept', () => {
   const options = parseBenchOptions([], {}, workloads);
-  assert.deepEqual(options, { rounds: FULL_ROUNDS, workloads, tools: [...TOOL_NAMES], quick: false, workDir: undefined, resultsDir: undefined, gantry: undefined, help: false });
+  assert.deepEqual(options, { rounds: FULL_ROUNDS, workloads, tools: [...TOOL_NAMES], quick: false, workDir: undefined, resultsDir: undefined, gantry: undefined, gantryNetwork: 'host', help: false });
 });
 
 test('quick mode lowers the default rounds, not explicit ones', () => {
@@ -38,4 +38,10 @@ test('mistakes are user errors that say what is allowed', () => {
   expectError(['--tools', 'kaniko'], {}, /unknown tool "kaniko".*gantry, buildah, buildkit/);
   expectError(['--bogus'], {}, /bogus.*--help/);
   expectError([], { GANTRY_BENCH_QUICK: 'yes' }, /GANTRY_BENCH_QUICK="yes"/);
+  expectError(['--gantry-network', 'bridge'], {}, /unknown gantry network "bridge".*host, default, none/);
+});
+
+test("gantry's RUN network: host by default, as the other tools run here; the sandbox network on request", () => {
+  assert.equal(parseBenchOptions(['--gantry-network', 'default'], {}, workloads).gantryNetwork, 'default');
+  assert.equal(parseBenchOptions([], { GANTRY_BENCH_GANTRY_NETWORK: 'none' }, workloads).gantryNetwork, 'none');
 });

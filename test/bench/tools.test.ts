@@ -13,8 +13,8 @@ test("gantry: the checkout's command is the bundle npm run build makes", () => {
 });
 
 test('gantry: one build command, with --platform only when the workload names platforms', () => {
-  assert.deepEqual(gantryBuildArgs({ contextDir: 'CTX', tag: 'app:1' }), ['build', '-q', '-t', 'app:1', 'CTX']);
-  assert.deepEqual(gantryBuildArgs({ contextDir: 'CTX', tag: 'app:1', platforms }), ['build', '-q', '--platform', 'linux/amd64,linux/arm64', '-t', 'app:1', 'CTX']);
+  assert.deepEqual(gantryBuildArgs({ contextDir: 'CTX', tag: 'app:1' }, 'host'), ['build', '-q', '--network', 'host', '-t', 'app:1', 'CTX']);
+  assert.deepEqual(gantryBuildArgs({ contextDir: 'CTX', tag: 'app:1', platforms }, 'default'), ['build', '-q', '--network', 'default', '--platform', 'linux/amd64,linux/arm64', '-t', 'app:1', 'CTX']);
 });
 
 test('Buildah: a single platform is tagged; several go into a manifest list, with the build platform spelled out', () => {
