@@ -5,9 +5,7 @@
  * restores); `type=registry` pushes it to a registry reference so other machines can pull it.
  * mode=min exports the steps of the final image; mode=max every step the build ran or reused.
  */
-import { rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, basename, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { copyImage, openArchiveFiles, uncompressedDigest, DirectoryArchiveWriter, OciLayoutSink, OciLayoutSource, type Descriptor, type ImageManifest, checkDescriptor, parseJsonDocument, readManifest } from '../image/index.js';
 import { checkDigest, type Digest, GantryError, isGantryError, pathExists, parseKeyValueList } from '../util/index.js';
 import type { RegistryOptions } from '../registry/index.js';
@@ -66,21 +64,14 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
     return;
   }
   // A fresh directory replaces the old one, so a cache directory holds only what the last build used.
-  const staging = join(dirname(spec.path), `.${basename(spec.path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const sink = new OciLayoutSink(await DirectoryArchiveWriter.open(staging));
+  const sink = new OciLayoutSink(await DirectoryArchiveWriter.replace(spec.path));
   try {
     await copyImage(new StoreImageIO(store), sink, artifact, { tag: LOCAL_CACHE_NAME });
     await sink.commit();
   } catch (err) {
     await sink.abort();
-    await rm(staging, { recursive: true, force: true });
     throw err;
   }
-  const old = `${staging}.old`;
-  const hadOld = await pathExists(spec.path);
-  if (hadOld) await rename(spec.path, old);
-  await rename(staging, spec.path);
-  if (hadOld) await rm(old, { recursive: true, force: true });
 }
 
 /**

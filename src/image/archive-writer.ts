@@ -74,7 +74,19 @@ export class DirectoryArchiveWriter implements ArchiveWriter {
     readonly destination: string,
     /** Where files go: the destination itself when it existed, else a temp directory renamed to it by commit. */
     private readonly directory: string,
+    /** Whether commit replaces a destination that exists (a fresh directory), rather than adding to it. */
+    private readonly replacing = false,
   ) {}
+
+  /**
+   * A fresh directory that replaces `directory` (a build cache export holds only what the last build
+   * used): written beside it, and swapped in by commit; until then the old one stays whole.
+   */
+  static async replace(directory: string): Promise<DirectoryArchiveWriter> {
+    const target = tempSibling(directory);
+    await mkdir(target, { recursive: true });
+    return new DirectoryArchiveWriter(directory, target, true);
+  }
 
   /** Opens `directory` for writing; one that does not exist yet appears only once complete. */
   static async open(directory: string): Promise<DirectoryArchiveWriter> {
@@ -130,7 +142,11 @@ export class DirectoryArchiveWriter implements ArchiveWriter {
   }
 
   async commit(): Promise<void> {
-    if (this.directory !== this.destination) await rename(this.directory, this.destination);
+    if (this.directory === this.destination) return;
+    const old = this.replacing && (await pathExists(this.destination)) ? tempSibling(this.destination) : undefined;
+    if (old) await rename(this.destination, old);
+    await rename(this.directory, this.destination);
+    if (old) await rm(old, { recursive: true, force: true });
   }
 
   async abort(): Promise<void> {

@@ -47,3 +47,22 @@ test('an existing archive directory is written in place', () =>
     assert.equal(await readFile(join(dir, 'blobs/sha256/one'), 'utf8'), 'one', 'a verified file is in place at once; index.json, written last, names it');
     await writer.commit();
   }));
+
+test('a replacing directory leaves the old one whole until commit, then only the new content is there', () =>
+  inTempDir(async (dir) => {
+    const destination = join(dir, 'cache');
+    const first = await DirectoryArchiveWriter.replace(destination);
+    await first.addBytes('old.txt', Buffer.from('old'));
+    await first.commit();
+    const second = await DirectoryArchiveWriter.replace(destination);
+    await second.addBytes('new.txt', Buffer.from('new'));
+    assert.deepEqual(await readdir(destination), ['old.txt'], 'the old directory is untouched before commit');
+    await second.commit();
+    assert.deepEqual(await readdir(destination), ['new.txt']);
+    assert.deepEqual(await readdir(dir), ['cache'], 'nothing is left beside it');
+    const aborted = await DirectoryArchiveWriter.replace(destination);
+    await aborted.addBytes('never.txt', Buffer.from('x'));
+    await aborted.abort();
+    assert.deepEqual(await readdir(dir), ['cache']);
+    assert.deepEqual(await readdir(destination), ['new.txt']);
+  }));
