@@ -442,7 +442,7 @@ async function prepareCache(lane: Lane, shared: Shared, dir: string): Promise<Sh
 
 async function run(options: SuiteOptions): Promise<SuiteResult> {
   const full = options.scale === 'full';
-  const total = full ? 2500 : 60;
+  const total = full ? 2500 : 45;
   const registry = await startRegistry();
   const shared: Shared = { registry, direct: `http://${registry.host}` };
   const lanes: Lane[] = [];
