@@ -26,6 +26,8 @@ declare -A wanted=(
   [htpasswd]=apache2-utils
   [mount]=mount
   [unshare]=util-linux
+  # The default network of RUN steps: a namespace of their own with outbound access through slirp4netns.
+  [slirp4netns]=slirp4netns
   [qemu-aarch64-static]=qemu-user-static
   [update-binfmts]=binfmt-support
   # A Docker engine lets the tests check that `docker load` reads gantry's archives.

@@ -104,19 +104,21 @@ const suite: AttackSuite = {
     /** Every name a successful command gave, with what it must hold. */
     const expected = new Map<string, { digest?: string; file?: string; content?: string; by: string }>();
     const rounds = options.scale === 'full' ? 14 : 3;
+    /** Rounds of each special race, after the mixed rounds, alternating. */
+    const specials = options.scale === 'full' ? 4 : 1;
     try {
-      for (let round = 1; round <= rounds + 2; round++) {
+      for (let round = 1; round <= rounds + 2 * specials; round++) {
         figures.rounds++;
         const launches: Launch[] = [];
         let special = '';
-        if (round === rounds + 1) {
+        if (round > rounds && (round - rounds) % 2 === 1) {
           // Two builds of one new Dockerfile at once: both compute and commit the same steps.
           special = 'same Dockerfile twice';
           figures['same-Dockerfile pairs']++;
           const first = await uniqueBuild(lab, `cc-same-${round}-a:1`);
           const context = first.args[first.args.length - 1];
           launches.push(first, { ...first, args: ['build', '-q', '-t', `cc-same-${round}-b:1`, context], names: { ...first.names!, name: `cc-same-${round}-b:1` } });
-        } else if (round === rounds + 2) {
+        } else if (round > rounds) {
           // A build racing the removal of its base (and a prune that then collects it).
           special = 'build racing rmi of its base';
           figures['rmi races']++;

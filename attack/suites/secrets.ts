@@ -20,7 +20,10 @@ const MAX_SCAN_BYTES = 256 << 20;
 /** Counts what was looked at and where the secret was found. */
 class Scanner {
   places = 0;
-  skipped = 0;
+  /** Files over MAX_SCAN_BYTES. */
+  tooLarge = 0;
+  /** Files that went away between listing and reading (other processes' temp files in /tmp and /run). */
+  vanished = 0;
   constructor(private readonly secret: Buffer) {}
 
   /** Where in `data` (a file's bytes, or a member of it) the secret is, by the path of members. */
@@ -52,12 +55,10 @@ class Scanner {
       if (entry.isDirectory()) await this.scanTree(path, found, skip);
       else if (entry.isFile()) {
         const info = await lstat(path).catch(() => undefined);
-        if (!info || info.size > MAX_SCAN_BYTES) {
-          this.skipped++;
-          continue;
-        }
-        const data = await readFile(path).catch(() => undefined);
+        if (info && info.size > MAX_SCAN_BYTES) this.tooLarge++;
+        const data = info && info.size <= MAX_SCAN_BYTES ? await readFile(path).catch(() => undefined) : undefined;
         if (data) this.scanBytes(data, path, found);
+        else if (!info || info.size <= MAX_SCAN_BYTES) this.vanished++;
       }
     }
   }
@@ -107,7 +108,7 @@ const suite: AttackSuite = {
   async run(options: SuiteOptions): Promise<SuiteResult> {
     const random = new Random(options.seed);
     const findings: Finding[] = [];
-    const figures = { 'places scanned': 0, 'files too large to scan': 0, leaks: 0, builds: 0, kills: 0, 'outputs scanned': 0 };
+    const figures = { 'places scanned': 0, 'files too large to scan': 0, 'files gone before read': 0, leaks: 0, builds: 0, kills: 0, 'outputs scanned': 0 };
     let tried = 0;
     let handled = 0;
     const lab: Lab = await createLab(options.workDir);
@@ -172,7 +173,8 @@ const suite: AttackSuite = {
         reportLeaks(findings, `${input}; after prune`, afterPrune, undefined);
       }
       figures['places scanned'] += scanner.places;
-      figures['files too large to scan'] += scanner.skipped;
+      figures['files too large to scan'] += scanner.tooLarge;
+      figures['files gone before read'] += scanner.vanished;
       figures.leaks += findings.slice(before).filter((f) => f.kind === 'leak').length;
       if (findings.length === before) handled++;
       options.log(`${input}: exit ${outcome.code ?? outcome.signal}, ${scanner.places} places scanned${findings.length > before ? `, ${findings.length - before} findings` : ''}`);

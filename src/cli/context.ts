@@ -1,37 +1,22 @@
 /**
- * What every command gets: the store, opened on demand from --root / GANTRY_ROOT inside a session the
- * command holds until it exits (see store/session.ts), and output streams.
+ * What every command gets: where the store is (--root, GANTRY_ROOT, else the default for this user),
+ * with a notice on stderr when a use case waits for another command to finish with it, and output streams.
  */
 import type { Command } from 'commander';
-import { openSession, type SessionMode, type StoreSession } from '../store/session.js';
-import type { Store } from '../store/store.js';
-import { defaultStoreRoot } from '../store/store.js';
+import { defaultStoreRoot, type StoreAccess } from '../app/index.js';
 
 export interface CliContext {
-  /** The store, in a shared session: prune waits until this command is done with it. */
-  openStore(): Promise<Store>;
-  /** The store, in the one session open on it (prune): waits for every other command to finish. */
-  openStoreAlone(): Promise<StoreSession>;
-  storeRoot(): string;
+  store(): StoreAccess;
   out(text: string): void;
   err(text: string): void;
 }
 
 export function createCliContext(program: Command): CliContext {
-  let session: Promise<StoreSession> | undefined;
-  const storeRoot = () => (program.opts<{ root?: string }>().root as string | undefined) ?? defaultStoreRoot();
-  let openedAs: SessionMode | undefined;
-  const open = (mode: SessionMode): Promise<StoreSession> => {
-    if (openedAs !== undefined && openedAs !== mode) throw new Error(`the store session is already open ${openedAs}, not ${mode}`);
-    openedAs = mode;
-    session ??= openSession(storeRoot(), mode, (message) => void process.stderr.write(`${message}\n`));
-    return session;
-  };
-  // The session ends when the process does (its lock is an open file); commands need not release it.
   return {
-    storeRoot,
-    openStore: async () => (await open('shared')).store,
-    openStoreAlone: () => open('exclusive'),
+    store: () => ({
+      root: (program.opts<{ root?: string }>().root as string | undefined) ?? defaultStoreRoot(),
+      onWait: (message) => void process.stderr.write(`${message}\n`),
+    }),
     out: (text) => void process.stdout.write(text),
     err: (text) => void process.stderr.write(text),
   };

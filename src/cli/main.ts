@@ -2,7 +2,7 @@
 /** gantry's command line: one file per command under commands/; errors are printed, never thrown at the user. */
 import { Command, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { formatGantryError, isGantryError, machineError } from '../util/errors.js';
+import { formatGantryError, isGantryError, machineError } from '../util/index.js';
 import { createCliContext } from './context.js';
 import { registerCommands } from './commands/index.js';
 

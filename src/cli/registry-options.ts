@@ -1,43 +1,17 @@
 /**
  * Registry settings for commands that talk to registries: --insecure-registry flags plus the user's
- * gantry config file ($GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.json):
- *   { "insecureRegistries": ["host:port"], "registryMirrors": { "docker.io": ["https://mirror"] } }
- * Progress goes to stderr, one line per finished transfer. The registry client is loaded on first use,
- * so commands that never reach a registry do not pay for its HTTP stack at start-up.
+ * gantry config file (insecureRegistries, registryMirrors; see config-file.ts). Progress goes to
+ * stderr, one line per finished transfer.
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import type { RegistryOptions, RegistryProgressEvent } from '../registry/index.js';
-import { shortDigest } from '../util/digest.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import type { RegistryOptions, RegistryProgressEvent } from '../app/index.js';
+import { shortDigest } from '../util/index.js';
+import { readGantryConfig } from './config-file.js';
 import { humanSize } from './context.js';
 
-interface GantryConfigFile {
-  insecureRegistries?: string[];
-  registryMirrors?: Record<string, string[]>;
-}
-
-function configPath(env: NodeJS.ProcessEnv): string {
-  if (env.GANTRY_CONFIG) return env.GANTRY_CONFIG;
-  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gantry', 'config.json');
-}
-
-function readConfigFile(env: NodeJS.ProcessEnv): GantryConfigFile {
-  const path = configPath(env);
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as GantryConfigFile;
-    return parsed && typeof parsed === 'object' ? parsed : {};
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return {};
-    throw new GantryError(`cannot read the gantry config ${path}: ${(err as Error).message}`, { hint: 'it must be JSON: {"insecureRegistries": [...], "registryMirrors": {...}}' });
-  }
-}
-
 export function registryOptions(insecure: string[], log?: (line: string) => void, env: NodeJS.ProcessEnv = process.env): RegistryOptions {
-  const config = readConfigFile(env);
+  const config = readGantryConfig(env);
   return {
-    insecureRegistries: [...(config.insecureRegistries ?? []), ...insecure],
+    insecureRegistries: [...config.insecureRegistries, ...insecure],
     mirrors: config.registryMirrors,
     onProgress: log ? (event) => describe(event, log) : undefined,
   };
@@ -57,15 +31,4 @@ function describe(event: RegistryProgressEvent, log: (line: string) => void): vo
       log(`retrying ${event.what} in ${(event.delayMs / 1000).toFixed(1)}s (attempt ${event.attempt}): ${event.reason}`);
       break;
   }
-}
-
-let loaded: Promise<typeof import('../registry/index.js')> | undefined;
-
-export function loadRegistry(): Promise<typeof import('../registry/index.js')> {
-  return (loaded ??= import('../registry/index.js'));
-}
-
-/** Closes the registry connections of `options` if the registry client was ever loaded. */
-export async function closeRegistrySessionIfLoaded(options: RegistryOptions): Promise<void> {
-  if (loaded) await (await loaded).closeRegistrySession(options);
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, isAbsolute } from 'node:path';
-import { GantryError, errnoCode, type SourceLocation } from '../util/errors.js';
+import { GantryError, errnoCode, type SourceLocation } from '../util/index.js';
 import { cleanPath } from './go-path.js';
 import { PatternMatcher, goTrimSpace } from './pattern-matcher.js';
 import { resolveInRoot } from './root-fs.js';
@@ -101,13 +101,27 @@ export async function loadDockerignore(contextDir: string, dockerfilePath?: stri
 }
 
 /**
+ * The largest ignore file gantry reads, in bytes. Real ones are a few kilobytes; every pattern is
+ * matched against every path of the context, and one just under this limit still loads and matches in
+ * bounded memory and time (see the attack suite's figures).
+ */
+export const MAX_IGNORE_FILE_BYTES = 256 * 1024;
+
+/**
  * Reads `name` inside `root` with symlinks resolved inside the root, as BuildKit reads these files
- * from the transferred directory. Missing, or not a regular file: undefined.
+ * from the transferred directory. Missing, or not a regular file: undefined. One over
+ * MAX_IGNORE_FILE_BYTES is refused before it is read.
  */
 function readInRoot(root: string, name: string): { file: string; content: string } | undefined {
   const target = resolveInRoot(root, name, true);
   if (target.stats === undefined || !target.stats.isFile()) return undefined;
   const file = `${root}/${target.path}`;
+  if (target.stats.size > MAX_IGNORE_FILE_BYTES) {
+    throw new GantryError(`${displayPath(file)} is ${target.stats.size} bytes, more than the limit of ${MAX_IGNORE_FILE_BYTES} bytes (256 KiB) for an ignore file`, {
+      location: { file: displayPath(file), line: 1, column: 1 },
+      hint: 'an ignore file lists patterns, a few kilobytes at most: look for generated or pasted content in it',
+    });
+  }
   try {
     return { file, content: readFileSync(file, 'utf8') };
   } catch (err) {

@@ -4,9 +4,8 @@
  * a device's number, a directory's sorted children). Times, inode numbers and link counts never
  * enter it.
  */
-import type { BigIntStats } from 'node:fs';
-import { readlinkSync } from 'node:fs';
-import { digestHex, sha256, type Digest } from '../util/digest.js';
+import { type BigIntStats, readlinkSync } from 'node:fs';
+import { digestHex, sha256, type Digest } from '../util/index.js';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'fifo' | 'char-device' | 'block-device';
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { hashToDigest, sha256File, type Digest } from '../util/digest.js';
+import { hashToDigest, sha256File, type Digest } from '../util/index.js';
 
 /** Files up to this size are read synchronously. */
 const SYNC_READ_LIMIT = 256 * 1024;

@@ -3,7 +3,7 @@
  * content digests the cache keys on, the entries the engine copies, and explanations of cache misses.
  */
 export { PatternMatcher, Pattern, type ParentMatch, type PatternMatcherOptions } from './pattern-matcher.js';
-export { IgnoreMatcher, copyIgnoredCheck, loadDockerignore, parseIgnoreFile, type IgnoreFileLine } from './dockerignore.js';
+export { IgnoreMatcher, copyIgnoredCheck, loadDockerignore, parseIgnoreFile, MAX_IGNORE_FILE_BYTES, type IgnoreFileLine } from './dockerignore.js';
 export {
   selectSources,
   type Selection,

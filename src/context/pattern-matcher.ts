@@ -12,11 +12,11 @@
  *   match ("**file" matches "dir/myfile"), a trailing one a prefix match.
  *
  * Character classes follow filepath.Match inside the brackets and, as in Docker, a class may match
- * '/'. Patterns are compiled to JavaScript regular expressions equivalent to the RE2 ones Docker
- * builds; a class range written backwards ("[z-a]") passes validation but cannot compile, so every
- * match against it fails, as in Docker.
+ * '/'. Patterns compile to automata equivalent to the RE2 regular expressions Docker builds; a class
+ * range written backwards ("[z-a]") passes validation but cannot compile, so every match against it
+ * fails, as in Docker.
  */
-import { GantryError, type SourceLocation } from '../util/errors.js';
+import { elide, GantryError, type SourceLocation } from '../util/index.js';
 import { cleanPath, dirPath } from './go-path.js';
 import { GlobSyntaxError, validateGlob } from './glob.js';
 
@@ -24,7 +24,7 @@ type CompiledPattern =
   | { type: 'exact'; text: string }
   | { type: 'prefix'; prefix: string }
   | { type: 'suffix'; suffix: string }
-  | { type: 'regexp'; regexp: RegExp }
+  | { type: 'regexp'; automaton: PathAutomaton }
   | { type: 'invalid'; reason: string };
 
 export interface PatternMatcherOptions {
@@ -65,6 +65,30 @@ export class Pattern {
     return this.text;
   }
 
+  /**
+   * Whether the pattern matches `path` or one of its parent directories `parents` (parentPrefixes).
+   * An automaton reads the path once for all the parents that are prefixes of it, rather than once
+   * each (quadratic in the depth of the path).
+   */
+  matchesOrParent(path: string, parents: () => readonly string[]): boolean {
+    if (this.compiled.type === 'regexp') {
+      const dirs = parents();
+      if (dirs.every((dir) => path.startsWith(dir) && path.charCodeAt(dir.length) === 0x2f)) {
+        return this.answer(this.compiled.automaton.matches(path, new Set([...dirs.map((dir) => dir.length), path.length])), path);
+      }
+    }
+    return this.matchesExactly(path) || parents().some((dir) => this.matchesExactly(dir));
+  }
+
+  /** An automaton's answer, or the error for a match it gave up on. */
+  private answer(match: boolean | undefined, path: string): boolean {
+    if (match !== undefined) return match;
+    throw new GantryError(`pattern "${elide(this.text, 200)}" in ${this.origin} is too costly to match against ${elide(path, 200)}`, {
+      hint: 'a pattern this long with this many wildcards is not a real ignore rule; shorten it',
+      location: this.location,
+    });
+  }
+
   /** Whether the pattern matches `path` itself (not its parents). Throws for an uncompilable pattern. */
   matchesExactly(path: string): boolean {
     const compiled = this.compiled;
@@ -77,7 +101,7 @@ export class Pattern {
         // "**/foo" also matches "foo" itself.
         return path.endsWith(compiled.suffix) || (compiled.suffix.startsWith('/') && path === compiled.suffix.slice(1));
       case 'regexp':
-        return compiled.regexp.test(path);
+        return this.answer(compiled.automaton.matches(path), path);
       case 'invalid':
         throw new GantryError(`invalid pattern "${this.text}" in ${this.origin}: ${compiled.reason}`, {
           hint: 'write character class ranges low to high, e.g. [a-z]',
@@ -181,11 +205,7 @@ export class PatternMatcher {
       let match = parent !== undefined && parent.patternMatched[i] === 1;
       if (!match) {
         if (pattern.exception !== matched) continue;
-        match = pattern.matchesExactly(path);
-        if (!match && parent === undefined) {
-          parentDirs ??= parentPrefixes(path);
-          match = parentDirs.some((dir) => pattern.matchesExactly(dir));
-        }
+        match = parent === undefined ? pattern.matchesOrParent(path, () => (parentDirs ??= parentPrefixes(path))) : pattern.matchesExactly(path);
       }
       if (match) {
         patternMatched[i] = 1;
@@ -222,12 +242,7 @@ export class PatternMatcher {
     let parentDirs: string[] | undefined;
     for (const pattern of this.patterns) {
       if (pattern.exception !== matched) continue;
-      let match = pattern.matchesExactly(path);
-      if (!match) {
-        parentDirs ??= parentPrefixes(path);
-        match = parentDirs.some((dir) => pattern.matchesExactly(dir));
-      }
-      if (match) {
+      if (pattern.matchesOrParent(path, () => (parentDirs ??= parentPrefixes(path)))) {
         matched = !pattern.exception;
         decidedBy = pattern;
       }
@@ -278,11 +293,11 @@ function isGoSpace(code: number): boolean {
 /**
  * Classifies and compiles a cleaned pattern the way Docker does: literal text is an exact match, a
  * trailing "**" after literal text a prefix match, a leading "**" a suffix match (unless wildcards
- * follow), anything else a regular expression anchored at both ends.
+ * follow), anything else the equivalent of Docker's regular expression anchored at both ends.
  */
 function compilePattern(pattern: string): CompiledPattern {
   const chars = Array.from(pattern);
-  let source = '';
+  const program = new ProgramBuilder();
   let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
   for (let i = 0, token = 0; i < chars.length; token++) {
     const ch = chars[i++] as string;
@@ -294,37 +309,37 @@ function compilePattern(pattern: string): CompiledPattern {
           // A trailing "**" accepts everything below, like .gitignore.
           if (type === 'exact') type = 'prefix';
           else {
-            source += '[^\\n]*';
+            program.add(Op.ManyNotNewline);
             type = 'regexp';
           }
         } else {
-          // Any number of directories, including none (RE2's '.' does not match a newline).
-          source += '(?:[^\\n]*/)?';
+          // Any number of directories, including none (RE2's '.' does not match a newline): `(?:[^\n]*/)?`.
+          program.add(Op.SkipTo, program.length + 3);
+          program.add(Op.ManyNotNewline);
+          program.add(Op.One, SLASH);
           type = 'regexp';
         }
         if (token === 0) type = 'suffix';
       } else {
-        source += '[^/]*';
+        program.add(Op.ManyNotSlash);
         type = 'regexp';
       }
     } else if (ch === '?') {
-      source += '[^/]';
+      program.add(Op.OneNotSlash);
       type = 'regexp';
     } else if (ch === '\\') {
       // Validation rejects a trailing backslash, so an escaped character always follows.
-      source += escapeRegExpChar(chars[i++] as string);
+      program.add(Op.One, (chars[i++] as string).codePointAt(0) as number);
       type = 'regexp';
     } else if (ch === '[') {
       const parsed = compileClass(chars, i);
       if (parsed.error !== undefined) return { type: 'invalid', reason: parsed.error };
-      source += parsed.source;
+      program.add(Op.Class, program.addClass(parsed.ranges, parsed.negated));
       i = parsed.end;
       type = 'regexp';
-    } else if (ch === ']') {
-      source += '\\]';
-      type = 'regexp';
     } else {
-      source += escapeRegExpChar(ch);
+      if (ch === ']') type = 'regexp';
+      program.add(Op.One, ch.codePointAt(0) as number);
     }
   }
   switch (type) {
@@ -335,16 +350,16 @@ function compilePattern(pattern: string): CompiledPattern {
     case 'suffix':
       return { type, suffix: pattern.slice(2) };
     case 'regexp':
-      return { type, regexp: new RegExp(`^${source}$`, 'u') };
+      return { type, automaton: program.build() };
   }
 }
 
 /** Compiles a character class body starting after '[' (already validated by validateGlob). */
-function compileClass(chars: string[], start: number): { source: string; end: number; error?: string } {
+function compileClass(chars: string[], start: number): { ranges: Array<[number, number]>; negated: boolean; end: number; error?: string } {
   let i = start;
-  let source = '[';
+  let negated = false;
   if (chars[i] === '^') {
-    source += '^';
+    negated = true;
     i++;
   }
   const classChar = (): number => {
@@ -352,8 +367,8 @@ function compileClass(chars: string[], start: number): { source: string; end: nu
     if (ch === '\\') ch = chars[i++] as string;
     return ch.codePointAt(0) as number;
   };
-  let ranges = 0;
-  while (!(chars[i] === ']' && ranges > 0)) {
+  const ranges: Array<[number, number]> = [];
+  while (!(chars[i] === ']' && ranges.length > 0)) {
     const lo = classChar();
     let hi = lo;
     if (chars[i] === '-') {
@@ -362,18 +377,172 @@ function compileClass(chars: string[], start: number): { source: string; end: nu
     }
     if (lo > hi) {
       const show = (cp: number) => String.fromCodePoint(cp);
-      return { source: '', end: i, error: `character class range ${show(lo)}-${show(hi)} is out of order` };
+      return { ranges, negated, end: i, error: `character class range ${show(lo)}-${show(hi)} is out of order` };
     }
-    source += lo === hi ? classEscape(lo) : `${classEscape(lo)}-${classEscape(hi)}`;
-    ranges++;
+    ranges.push([lo, hi]);
   }
-  return { source: `${source}]`, end: i + 1 };
+  return { ranges, negated, end: i + 1 };
 }
 
-function classEscape(codePoint: number): string {
-  return `\\u{${codePoint.toString(16)}}`;
+const SLASH = 0x2f;
+const NEWLINE = 0x0a;
+
+/** The instructions of a path automaton: each state is one of these, with an argument. */
+const enum Op {
+  /** One character equal to the argument. */
+  One,
+  /** One character that is not '/'. */
+  OneNotSlash,
+  /** One character in class number `argument`. */
+  Class,
+  /** Any run of characters but '/'. */
+  ManyNotSlash,
+  /** Any run of characters but a newline. */
+  ManyNotNewline,
+  /** Either the next state or state `argument` (an optional part). */
+  SkipTo,
 }
 
-function escapeRegExpChar(ch: string): string {
-  return /[\^$\\.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
+class ProgramBuilder {
+  private readonly ops: number[] = [];
+  private readonly args: number[] = [];
+  private readonly classes: Array<{ ranges: Array<[number, number]>; negated: boolean }> = [];
+
+  get length(): number {
+    return this.ops.length;
+  }
+
+  add(op: Op, argument = 0): void {
+    this.ops.push(op);
+    this.args.push(argument);
+  }
+
+  addClass(ranges: Array<[number, number]>, negated: boolean): number {
+    this.classes.push({ ranges, negated });
+    return this.classes.length - 1;
+  }
+
+  build(): PathAutomaton {
+    return new PathAutomaton(Uint8Array.from(this.ops), Int32Array.from(this.args), this.classes);
+  }
+}
+
+/**
+ * The most automaton steps one match may take. Docker matches with RE2, in time linear in the path;
+ * a JavaScript RegExp backtracks (`*a*a*a*a*b` against a long name never finishes), so patterns run on a
+ * Thompson automaton, and this bounds a hostile pattern that is long as well (a real one with a real
+ * path takes a few thousand steps).
+ */
+export const MAX_MATCH_STEPS = 1_000_000;
+
+/** Scratch space shared by all automata (matching is synchronous), grown as needed: two state lists, a stack, marks. */
+let current = new Int32Array(64);
+let following = new Int32Array(64);
+let stack = new Int32Array(64);
+let seenAt = new Int32Array(64);
+let generation = 0;
+
+/**
+ * A path pattern as a Thompson automaton: all threads advance together over the path, never
+ * backtracking. Kept as two typed arrays, so a long ignore file's patterns stay small.
+ */
+class PathAutomaton {
+  constructor(
+    private readonly ops: Uint8Array,
+    private readonly args: Int32Array,
+    private readonly classes: ReadonlyArray<{ ranges: Array<[number, number]>; negated: boolean }>,
+  ) {}
+
+  /**
+   * Whether the automaton accepts the first `end` characters of `path` for some `end` in `ends` (the
+   * whole path when `ends` is not given): one reading of a path answers for all its parent directories.
+   * undefined when that would take more than MAX_MATCH_STEPS.
+   */
+  matches(path: string, ends?: ReadonlySet<number>): boolean | undefined {
+    const size = this.ops.length + 1;
+    if (current.length < size) {
+      current = new Int32Array(size);
+      following = new Int32Array(size);
+      // Each state, once reached, pushes at most two more; the seeds are at most one a state.
+      stack = new Int32Array(size * 3);
+      seenAt = new Int32Array(size);
+    }
+    let states = current;
+    let next = following;
+    const start = this.closure(next, [0]);
+    [states, next] = [next, states];
+    let count = start.count;
+    let accepting = start.accepting;
+    let steps = 0;
+    for (let pos = 0; ; ) {
+      if (accepting && (ends ? ends.has(pos) : pos === path.length)) return true;
+      if (pos >= path.length || count === 0) return false;
+      const codePoint = path.codePointAt(pos) as number;
+      pos += codePoint > 0xffff ? 2 : 1;
+      steps += count;
+      if (steps > MAX_MATCH_STEPS) return undefined;
+      const successors: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const state = states[i] as number;
+        if (state === this.ops.length) continue;
+        const argument = this.args[state] as number;
+        switch (this.ops[state] as Op) {
+          case Op.One:
+            if (codePoint === argument) successors.push(state + 1);
+            break;
+          case Op.OneNotSlash:
+            if (codePoint !== SLASH) successors.push(state + 1);
+            break;
+          case Op.Class: {
+            const { ranges, negated } = this.classes[argument]!;
+            if (ranges.some(([lo, hi]) => lo <= codePoint && codePoint <= hi) !== negated) successors.push(state + 1);
+            break;
+          }
+          case Op.ManyNotSlash:
+            if (codePoint !== SLASH) successors.push(state);
+            break;
+          case Op.ManyNotNewline:
+            if (codePoint !== NEWLINE) successors.push(state);
+            break;
+          case Op.SkipTo:
+            break;
+        }
+      }
+      const after = this.closure(next, successors);
+      [states, next] = [next, states];
+      count = after.count;
+      accepting = after.accepting;
+    }
+  }
+
+  /** Writes the states reachable from `seeds` without consuming a character into `out`, each once. */
+  private closure(out: Int32Array, seeds: readonly number[]): { count: number; accepting: boolean } {
+    if (generation === 0x7fffffff) {
+      seenAt.fill(0);
+      generation = 0;
+    }
+    const mark = ++generation;
+    let count = 0;
+    let accepting = false;
+    let top = 0;
+    for (let i = seeds.length - 1; i >= 0; i--) stack[top++] = seeds[i] as number;
+    while (top > 0) {
+      const state = stack[--top] as number;
+      if (seenAt[state] === mark) continue;
+      seenAt[state] = mark;
+      out[count++] = state;
+      if (state === this.ops.length) {
+        accepting = true;
+        continue;
+      }
+      const op = this.ops[state] as Op;
+      if (op === Op.SkipTo) {
+        stack[top++] = this.args[state] as number;
+        stack[top++] = state + 1;
+      } else if (op === Op.ManyNotSlash || op === Op.ManyNotNewline) {
+        stack[top++] = state + 1;
+      }
+    }
+    return { count, accepting };
+  }
 }

@@ -4,7 +4,7 @@
  * ".." that would climb above the root lands back inside it. Nothing outside the root is read.
  */
 import { lstatSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { GantryError, errnoCode } from '../util/errors.js';
+import { GantryError, errnoCode } from '../util/index.js';
 import { joinRelative } from './go-path.js';
 
 /** Symlinks followed while resolving one path before giving up, as BuildKit's resolver allows. */

@@ -18,8 +18,7 @@
 import { readlinkSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { GantryError, errnoCode, type SourceLocation } from '../util/errors.js';
-import { digestHex, sha256, type Digest } from '../util/digest.js';
+import { GantryError, errnoCode, type SourceLocation, digestHex, sha256, type Digest } from '../util/index.js';
 import type { IgnoreMatcher } from './dockerignore.js';
 import { entryFromStats, entryPayloads, entryRecord, type SelectedEntry } from './entries.js';
 import { Glob, GlobSyntaxError, containsWildcards } from './glob.js';

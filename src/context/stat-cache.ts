@@ -19,9 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { errnoCode } from '../util/errors.js';
-import { digestHex, type Digest } from '../util/digest.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { errnoCode, digestHex, type Digest, writeFileAtomic } from '../util/index.js';
 
 /** The stat fields a cached digest is keyed on; node's BigIntStats has them all. */
 export interface FileIdentity {

@@ -12,7 +12,7 @@
  * Entries come out in tree order: a directory, then its contents, siblings sorted by name.
  */
 import { readdirSync, type BigIntStats, type Dirent } from 'node:fs';
-import { GantryError, errnoCode } from '../util/errors.js';
+import { GantryError, errnoCode } from '../util/index.js';
 import { entryFromStats, type SelectedEntry } from './entries.js';
 import { joinRelative } from './go-path.js';
 import type { Yielder } from './hashing.js';

@@ -5,10 +5,8 @@
  * `gantry setup binfmt` registers Debian's qemu-user-static handlers.
  */
 import { access, readFile } from 'node:fs/promises';
-import { formatPlatform, hostPlatform } from '../image/platform.js';
-import type { Platform } from '../image/types.js';
-import { GantryError } from '../util/errors.js';
-import { runTool } from '../util/run-tool.js';
+import { formatPlatform, hostPlatform, type Platform } from '../image/index.js';
+import { GantryError, runTool } from '../util/index.js';
 
 const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 

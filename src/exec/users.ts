@@ -7,8 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { resolveInRoot } from '../util/scoped-path.js';
-import { errnoCode, GantryError } from '../util/errors.js';
+import { resolveInRoot, errnoCode, GantryError } from '../util/index.js';
 
 export interface ResolvedUser {
   uid: number;

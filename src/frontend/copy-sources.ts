@@ -2,7 +2,7 @@
  * What a COPY/ADD source is (a Git repository, an HTTP(S) URL, or a path) and what `--chmod` may say,
  * by BuildKit's rules. Fetching is the engine's business; the frontend only validates.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 
 const PROTOCOL_RE = /^[a-zA-Z0-9]+:\/\//;
 const SCP_STYLE_RE = /^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$/;

@@ -3,8 +3,8 @@
  * (`skip=A,B;error=true;experimental=C`) shared by the directive, `--check` options and per-instruction
  * `# check=` comments.
  */
-import { GantryError } from '../util/errors.js';
-import { trimGoSpaceLeft } from '../util/go-text.js';
+import { GantryError } from '../util/index.js';
+import { trimGoSpaceLeft } from './go-space.js';
 
 export type DirectiveName = 'syntax' | 'escape' | 'check';
 
@@ -15,7 +15,12 @@ export interface ParserDirective {
   line: number;
 }
 
-const DIRECTIVE_RE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+/**
+ * BuildKit's `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, with the value written as "up to its last
+ * non-space character that `.` matches": the lazy form backtracks quadratically over runs of spaces
+ * inside the value.
+ */
+const DIRECTIVE_RE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.*[^\t\n\f\r \u2028\u2029]|.)[\t\n\f\r ]*$/;
 const DIRECTIVE_NAMES = new Set<string>(['syntax', 'escape', 'check']);
 
 /**

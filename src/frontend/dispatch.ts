@@ -3,18 +3,19 @@
  * change, the planned step (argv, mounts, copy sources...) with its BuildKit history string and
  * progress label, and the checks BuildKit runs at this point.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError, formatGoDuration, goList, goQuoteList } from '../util/index.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { isGitSource, isHttpSource, validateChmod } from './copy-sources.js';
 import { parseExposedPorts } from './expose.js';
-import { formatGoDuration, goList, goQuoteList, trimGoSpace } from '../util/go-text.js';
+import { goSpaceBounds } from './go-space.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import type { InstructionOf } from './instructions.js';
 import type { ConfigStep, CopyStep, InlineFile, PlannedStep, RunMount, RunStep, StepInput, StepSource, WorkdirStep } from './plan-types.js';
 import { basePath, cleanPath, joinPath, normalizePath, resolveDestination } from './paths.js';
+import type { PlanSize } from './plan-size.js';
 import { parseMountSpec } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type EnvLookup } from './shell-lexer.js';
-import type { DockerfileSource } from './source.js';
+import { expansionError, type DockerfileSource } from './source.js';
 import { setConfigEnv, snapshotConfig, type StageCommand, type StageState } from './stage-state.js';
 import { suggest } from './suggest.js';
 
@@ -39,6 +40,8 @@ export interface DispatchContext {
   stageInput(state: StageState, line: number, what: string): StepInput;
   /** Every ARG name a planned instruction declares (for the unused --build-arg warning). */
   declaredArgs: Set<string>;
+  /** The size of the plan so far, bounded. */
+  planSize: PlanSize;
 }
 
 /** Applies `command` to `state` and appends the planned step. Throws a GantryError located at the instruction. */
@@ -48,6 +51,7 @@ export function dispatchCommand(state: StageState, command: StageCommand, ctx: D
   const line = lineOf(state, command);
   try {
     const step = dispatchInstruction(state, command, ctx, lint, line);
+    ctx.planSize.addStep(step, state.steps.at(-1));
     state.steps.push(step);
   } catch (err) {
     if (err instanceof GantryError && !err.location) {
@@ -64,7 +68,7 @@ function lineOf(state: StageState, command: StageCommand): number {
 
 function dispatchInstruction(state: StageState, command: StageCommand, ctx: DispatchContext, lint: Linter, line: number): PlannedStep {
   const instruction = command.instruction;
-  const expand = expander(state, ctx, lint, line);
+  const expand = expander(state, ctx, lint, line, instruction.keyword);
   switch (instruction.kind) {
     case 'env':
       return dispatchEnv(state, command, instruction, ctx, expand, lint, line);
@@ -93,7 +97,7 @@ function dispatchInstruction(state: StageState, command: StageCommand, ctx: Disp
       return configStep(state, command, ctx, `HEALTHCHECK ${formatHealthcheck(instruction.health)}`);
     }
     case 'expose': {
-      const specs = instruction.ports.flatMap((port) => expandWords(ctx, state, port, line));
+      const specs = instruction.ports.flatMap((port) => expandWords(ctx, state, port, line, instruction.keyword));
       const ports = parseExposedPorts(specs, lint, line);
       const exposed = { ...(state.config.ExposedPorts ?? {}) };
       for (const port of ports) exposed[port] = {};
@@ -132,15 +136,15 @@ function dispatchInstruction(state: StageState, command: StageCommand, ctx: Disp
 
 type Expand = (word: string) => string;
 
-/** Expands words with the stage's variables, reporting undefined ones (UndefinedVar). */
-function expander(state: StageState, ctx: DispatchContext, lint: Linter, line: number, lexer = ctx.lexer): Expand {
+/** Expands words of the instruction `keyword` with the stage's variables, reporting undefined ones (UndefinedVar). */
+function expander(state: StageState, ctx: DispatchContext, lint: Linter, line: number, keyword: string, lexer = ctx.lexer): Expand {
   return (word) => {
     const env = state.env;
     let result;
     try {
       result = lexer.expand(word, env);
     } catch (err) {
-      if (err instanceof ShellSyntaxError) throw ctx.source.error(err.message, line, { hint: 'check the quotes and ${...} in this line' });
+      if (err instanceof ShellSyntaxError) throw expansionError(err, ctx.source, line, keyword, 'check the quotes and ${...} in this line');
       throw err;
     }
     reportUndefinedVariables(state, env, result.unmatched, lint, line);
@@ -148,11 +152,11 @@ function expander(state: StageState, ctx: DispatchContext, lint: Linter, line: n
   };
 }
 
-function expandWords(ctx: DispatchContext, state: StageState, word: string, line: number): string[] {
+function expandWords(ctx: DispatchContext, state: StageState, word: string, line: number, keyword: string): string[] {
   try {
     return ctx.lexer.processWords(word, state.env);
   } catch (err) {
-    if (err instanceof ShellSyntaxError) throw ctx.source.error(err.message, line);
+    if (err instanceof ShellSyntaxError) throw expansionError(err, ctx.source, line, keyword);
     throw err;
   }
 }
@@ -198,8 +202,8 @@ function dispatchEnv(
     checkSecretName('ENV', pair.key, lint, line);
     history += ` ${pair.key}=${pair.value}`;
     state.env.set(pair.key, pair.value);
-    setConfigEnv(state.config, pair.key, pair.value);
   }
+  setConfigEnv(state.config, pairs.map((pair) => [pair.key, pair.value]));
   return configStep(state, command, ctx, history);
 }
 
@@ -233,7 +237,7 @@ function dispatchArg(state: StageState, command: StageCommand, instruction: Inst
     if (fromBuildArg) {
       value = ctx.buildArgValues[definition.key];
     } else if (definition.value !== undefined) {
-      value = expander(state, ctx, lint, line)(definition.value);
+      value = expander(state, ctx, lint, line, instruction.keyword)(definition.value);
     } else {
       // `ARG NAME` in a stage picks up the global ARG (or platform arg) of that name.
       value = ctx.globalArgs.get(definition.key);
@@ -310,7 +314,7 @@ function dispatchWorkdir(
     label,
     source: stepSource(state, command, ctx),
     history: history(`WORKDIR ${workdir}`, !createsLayer),
-    config: snapshotConfig(state.config),
+    config: snapshotConfig(state.config, state.snapshots),
     path: cleanPath(workdir),
     user: state.config.User ?? '',
   };
@@ -376,7 +380,7 @@ function dispatchRun(state: StageState, command: StageCommand, instruction: Inst
     label,
     source: stepSource(state, command, ctx),
     history: history(`RUN ${runCommandString(args, buildArgs)} # buildkit`, false),
-    config: snapshotConfig(state.config),
+    config: snapshotConfig(state.config, state.snapshots),
     args,
     env: env.toStrings(),
     buildArgs,
@@ -498,7 +502,7 @@ function dispatchCopy(
   const sources = instruction.sources.map(expand);
   const destWritten = expand(instruction.dest);
   // Heredoc sources expand `$VAR` only, and only when the delimiter is unquoted.
-  const rawExpand = expander(state, ctx, lint, line, new ShellLexer({ skipProcessQuotes: true }));
+  const rawExpand = expander(state, ctx, lint, line, instruction.keyword, new ShellLexer({ skipProcessQuotes: true }));
   const inlineSources: InlineFile[] = instruction.inlineSources.map((doc) => ({
     name: doc.name,
     content: doc.expand ? rawExpand(doc.content) : doc.content,
@@ -550,7 +554,7 @@ function dispatchCopy(
     label,
     source: stepSource(state, command, ctx),
     history: history(historyText, false),
-    config: snapshotConfig(state.config),
+    config: snapshotConfig(state.config, state.snapshots),
     from,
     sources,
     inlineSources,
@@ -592,7 +596,7 @@ function configStep(state: StageState, command: StageCommand, ctx: DispatchConte
     label: plainLabel(state, command, uppercaseFirstWord(instruction.original)),
     source: stepSource(state, command, ctx),
     history: history(createdBy, true),
-    config: snapshotConfig(state.config),
+    config: snapshotConfig(state.config, state.snapshots),
   };
 }
 
@@ -636,9 +640,12 @@ function uppercaseFirstWord(text: string): string {
   return space < 0 ? text.toUpperCase() : text.slice(0, space).toUpperCase() + text.slice(space);
 }
 
+/** The heredoc's first line (white space trimmed, `...` when more follow), for the progress label. */
 function summarizeHeredoc(doc: string): string {
-  const lines = trimGoSpace(doc).replace(/\r\n/g, '\n').split('\n');
-  return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
+  const [start, end] = goSpaceBounds(doc);
+  const newline = doc.indexOf('\n', start);
+  if (newline < 0 || newline >= end) return doc.slice(start, end);
+  return `${doc.slice(start, doc[newline - 1] === '\r' ? newline - 1 : newline)}...`;
 }
 
 /** `{Test:[CMD-SHELL curl -f /] Interval:30s Timeout:0s StartPeriod:0s StartInterval:0s Retries:3}` (Go's %+v). */

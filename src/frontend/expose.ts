@@ -3,7 +3,7 @@
  * `port/proto` keys of an image's ExposedPorts, with the ExposeProtoCasing and ExposeInvalidFormat checks.
  */
 import { isIP } from 'node:net';
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import { Messages, Rules, type Linter } from './checks.js';
 
 /** Expands each spec into `port/proto` entries, in order. Throws a GantryError for a malformed spec. */

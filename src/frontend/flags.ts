@@ -2,7 +2,7 @@
  * Instruction flags (`--from=build`, `--link`, `--mount=...`): each instruction declares the flags it
  * takes, and anything else is an error that names the flag and the ones it could have meant.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import { suggest } from './suggest.js';
 
 type FlagKind = 'bool' | 'string' | 'strings';

@@ -5,11 +5,13 @@ export {
   ShellLexer,
   EnvList,
   ShellSyntaxError,
+  WordTooLongError,
+  MAX_WORD_LENGTH,
   type EnvLookup,
   type ExpansionResult,
   type ShellLexerOptions,
 } from './shell-lexer.js';
-export { parseDockerfile, type InstructionNode, type ParsedDockerfile, type EscapeToken } from './parser.js';
+export { parseDockerfile, MAX_INSTRUCTIONS, type InstructionNode, type ParsedDockerfile, type EscapeToken } from './parser.js';
 export type { Heredoc } from './heredoc.js';
 export type { ParserDirective, CheckConfig } from './directives.js';
 export { parseCheckConfig } from './directives.js';
@@ -26,5 +28,7 @@ export {
   type ShellDependentCommand,
 } from './instructions.js';
 export { Rules as CheckRules, type CheckRule } from './checks.js';
-export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/platform.js';
+export { parsePlatform, formatPlatform, formatPlatformAll, normalizePlatform } from '../image/index.js';
+export { MAX_PLAN_SIZE } from './plan-size.js';
+export { MAX_DOCKERFILE_BYTES, dockerfileTooLarge } from './source.js';
 export type * from './plan-types.js';

@@ -3,13 +3,12 @@
  * split at each FROM, and the ARGs before the first FROM collected as global ("meta") args. Word
  * expansion happens later, when a stage is planned (plan.ts), because values depend on the stage.
  */
-import { GantryError } from '../util/errors.js';
-import type { HealthConfig } from '../image/types.js';
+import { GantryError, goQuote, parseGoDuration } from '../util/index.js';
+import type { HealthConfig } from '../image/index.js';
 import { Messages, Rules, type Linter } from './checks.js';
 import { FlagSet } from './flags.js';
-import { goQuote, parseGoDuration } from '../util/go-text.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
-import { INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
+import { chainedOnBuild, INSTRUCTION_NAMES, type InstructionNode, type ParsedDockerfile } from './parser.js';
 import { parseCsvFields } from './run-mounts.js';
 import type { DockerfileSource } from './source.js';
 import { suggest } from './suggest.js';
@@ -386,9 +385,12 @@ function parseFrom(node: InstructionNode, index: number, source: DockerfileSourc
   };
 }
 
-/** The arguments of a node as instructions see them (an ONBUILD trigger's keyword comes first). */
+/** The arguments of a node as instructions see them (an ONBUILD trigger's keyword comes first, for every level of a chain). */
 function nodeArgs(node: InstructionNode): string[] {
-  return node.trigger ? [node.trigger.keyword, ...nodeArgs(node.trigger)] : node.args;
+  const args: string[] = [];
+  let current = node;
+  for (; current.trigger; current = current.trigger) args.push(current.trigger.keyword);
+  return [...args, ...current.args];
 }
 
 function keyValuePairs(args: string[], instruction: string): KeyValue[] {
@@ -454,9 +456,7 @@ function parseOnBuild(node: InstructionNode, args: string[], flags: FlagSet): st
   if (args.length === 0) throw atLeastOne('ONBUILD');
   flags.parse();
   const trigger = args[0]!.trim().toUpperCase();
-  if (trigger === 'ONBUILD') {
-    throw new GantryError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', { hint: 'an ONBUILD trigger cannot be ONBUILD' });
-  }
+  if (trigger === 'ONBUILD') throw chainedOnBuild();
   if (trigger === 'MAINTAINER' || trigger === 'FROM') {
     throw new GantryError(`${trigger} isn't allowed as an ONBUILD trigger`);
   }

@@ -4,11 +4,11 @@
  * BOM, per-instruction argument forms (JSON or shell, key=value, words) and heredoc bodies.
  * Instructions are not interpreted here (see instructions.ts).
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError, goQuote, isGoSpace } from '../util/index.js';
 import { DirectiveParser, type ParserDirective } from './directives.js';
-import { goQuote, isGoSpace, trimGoSpace, trimGoSpaceLeft } from '../util/go-text.js';
+import { codePointAt, trimGoSpace, trimGoSpaceLeft } from './go-space.js';
 import { heredocsInLine, type Heredoc } from './heredoc.js';
-import { DockerfileSource, withLocation } from './source.js';
+import { DockerfileSource, dockerfileTooLarge, MAX_DOCKERFILE_BYTES, withLocation } from './source.js';
 
 export type EscapeToken = '\\' | '`';
 
@@ -45,13 +45,20 @@ export interface ParsedDockerfile {
   emptyContinuationLines: number[];
 }
 
+/**
+ * The most instructions a Dockerfile may have. Real ones have a few hundred at most; every instruction
+ * costs a few kilobytes to plan, so this (with the plan size bound) keeps planning any Dockerfile of
+ * the allowed size in bounded memory (1.4 million `RUN x` lines took 2.9 GB).
+ */
+export const MAX_INSTRUCTIONS = 10_000;
+
 const WHITESPACE_RE = /[\t\v\f\r ]+/;
 const MAX_LINE_BYTES = 65535;
 
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
 
 interface LineParser {
-  (rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode };
+  (rest: string, escape: EscapeToken): { args: string[]; json: boolean };
 }
 
 const LINE_PARSERS: Record<string, LineParser> = {
@@ -66,7 +73,8 @@ const LINE_PARSERS: Record<string, LineParser> = {
   healthcheck: parseHealthConfig,
   label: (rest, escape) => ({ args: parseNameValue(rest, 'LABEL', escape), json: false }),
   maintainer: parseString,
-  onbuild: parseSubCommand,
+  // The trigger line is parsed by nodeFromLine.
+  onbuild: () => ({ args: [], json: false }),
   run: parseMaybeJson,
   shell: parseMaybeJson,
   stopsignal: parseString,
@@ -80,8 +88,12 @@ export const INSTRUCTION_NAMES = Object.keys(LINE_PARSERS).map((name) => name.to
 
 /** Parses a Dockerfile. Throws a GantryError with the file, line and column of a syntax error. */
 export function parseDockerfile(text: string, file: string): ParsedDockerfile {
+  const size = Buffer.byteLength(text);
+  if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(file, size);
   const source = new DockerfileSource(file, text);
-  const rawLines = splitLinesKeepingEndings(text.replace(/^\ufeff/, ''));
+  const lineCount = source.rawLineCount;
+  // The next line (0-based `index`), with its line ending.
+  const rawLine = (at: number): string => source.rawLine(at + 1);
   const directiveParser = new DirectiveParser();
   const directives: ParserDirective[] = [];
   let escapeToken: EscapeToken = '\\';
@@ -128,11 +140,11 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
     return isComment(token) ? '' : token;
   };
 
-  while (index < rawLines.length) {
-    const raw = rawLines[index++]!;
+  while (index < lineCount) {
+    const raw = rawLine(index++);
     if (isComment(raw)) {
       // BuildKit drops the first character of the raw line, so an indented comment keeps its "#".
-      const comment = trimGoSpace(Array.from(raw).slice(1).join(''));
+      const comment = trimGoSpace(raw.slice(codePointAt(raw, 0).length));
       if (comment === '') comments = [];
       else comments.push(comment);
     }
@@ -141,10 +153,11 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
     const startLine = currentLine;
     let [text, complete] = trimContinuation(processed, continuation);
     if (complete && text.length === 0) continue;
-    let joined = text;
+    // Pieces are joined once: a string grown piece by piece over millions of continuation lines is a chain of millions of nodes.
+    const pieces = [text];
     let hasEmptyContinuation = false;
-    while (!complete && index < rawLines.length) {
-      const next = rawLines[index++]!;
+    while (!complete && index < lineCount) {
+      const next = rawLine(index++);
       processed = processLine(next, currentLine + 1, false);
       currentLine++;
       if (isComment(next)) continue;
@@ -153,8 +166,9 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
         continue;
       }
       [text, complete] = trimContinuation(processed, continuation);
-      joined += text;
+      pieces.push(text);
     }
+    const joined = pieces.join('');
     if (hasEmptyContinuation) emptyContinuationLines.push(currentLine);
 
     let node: InstructionNode;
@@ -174,10 +188,10 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
         throw withLocation(err, source, startLine);
       }
       for (const doc of docs) {
-        let content = '';
+        const body: string[] = [];
         let terminated = false;
-        while (index < rawLines.length) {
-          const bodyLine = rawLines[index++]!;
+        while (index < lineCount) {
+          const bodyLine = rawLine(index++);
           currentLine++;
           let candidate = trimNewline(bodyLine);
           if (doc.chomp) candidate = candidate.replace(/^\t+/, '');
@@ -185,7 +199,7 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
             terminated = true;
             break;
           }
-          content += bodyLine;
+          body.push(bodyLine);
         }
         if (!terminated) {
           throw source.error('unterminated heredoc', startLine, {
@@ -193,12 +207,17 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
             hint: `end the heredoc with a line containing only ${doc.name}`,
           });
         }
-        node.heredocs.push({ ...doc, content });
+        node.heredocs.push({ ...doc, content: body.join('') });
       }
       // An ONBUILD trigger carries its heredocs too.
       if (heredocHost !== node) heredocHost.heredocs = node.heredocs;
     }
     node.endLine = currentLine;
+    if (instructions.length === MAX_INSTRUCTIONS) {
+      throw source.error(`the Dockerfile has more than ${MAX_INSTRUCTIONS} instructions`, startLine, {
+        hint: 'one RUN can run many commands and one ENV or LABEL set many values; or split the build into several Dockerfiles',
+      });
+    }
     instructions.push(node);
     comments = [];
   }
@@ -211,47 +230,60 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
 
 /** Parses one instruction line (continuations already joined), as for an ONBUILD trigger. */
 export function nodeFromLine(line: string, escape: EscapeToken, comments: string[]): InstructionNode {
-  const trimmed = trimGoSpace(line);
+  // ONBUILD's trigger is itself a line, followed in a loop.
+  const chain = [nodeHead(line, trimGoSpace(line), escape, comments)];
+  for (let last = chain[0]!; last.node.keyword.toLowerCase() === 'onbuild' && last.rest !== ''; ) {
+    // `ONBUILD ONBUILD x` parses (BuildKit's AST has it, and reading the instruction rejects it); a third
+    // level is refused here, so a line of thousands of ONBUILDs does not become thousands of nodes.
+    if (chain.length === 3) throw chainedOnBuild();
+    const trigger = nodeHead(last.rest, last.rest, escape, []);
+    last.node.trigger = trigger.node;
+    chain.push(trigger);
+    last = trigger;
+  }
+  for (const { node, rest } of chain) {
+    const keyword = node.keyword.toLowerCase();
+    // An ONBUILD's argument is its trigger.
+    if (keyword === 'onbuild') continue;
+    const parser = LINE_PARSERS[keyword];
+    // Unknown instructions parse to an empty argument here; interpreting them reports the error.
+    const parsed = parser ? parser(trimGoSpace(rest), escape) : { args: [''], json: false };
+    node.args = parsed.args;
+    node.json = parsed.json;
+  }
+  return chain[0]!.node;
+}
+
+export function chainedOnBuild(): GantryError {
+  return new GantryError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', { hint: 'an ONBUILD trigger cannot be ONBUILD' });
+}
+
+/** Keyword and flags of `trimmed` (`line` as written); the rest of the line is returned unparsed. */
+function nodeHead(line: string, trimmed: string, escape: EscapeToken, comments: string[]): { node: InstructionNode; rest: string } {
   const split = WHITESPACE_RE.exec(trimmed);
   const keyword = split ? trimmed.slice(0, split.index) : trimmed;
   let flags: string[] = [];
   let rest = '';
-  if (split) {
-    [rest, flags] = extractFlags(trimmed.slice(split.index + split[0].length), escape);
-    rest = trimGoSpace(rest);
-  }
-  const parser = LINE_PARSERS[keyword.toLowerCase()];
-  // Unknown instructions parse to an empty argument here; interpreting them reports the error.
-  const parsed = parser ? parser(rest, escape) : { args: [''], json: false };
-  return {
+  if (split) [rest, flags] = extractFlags(trimmed.slice(split.index + split[0].length), escape);
+  const node: InstructionNode = {
     keyword,
     flags,
-    args: parsed.args,
-    trigger: parsed.trigger,
-    json: parsed.json,
+    args: [],
+    json: false,
     heredocs: [],
     original: line,
     startLine: 0,
     endLine: 0,
     comments: [...comments],
   };
+  return { node, rest };
 }
 
-function splitLinesKeepingEndings(text: string): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) break;
-    lines.push(text.slice(start, nl + 1));
-    start = nl + 1;
-  }
-  if (start < text.length) lines.push(text.slice(start));
-  return lines;
-}
-
+/** The line without its trailing CR and LF characters (a loop: a regular expression is quadratic on a run of CRs). */
 function trimNewline(line: string): string {
-  return line.replace(/[\r\n]+$/, '');
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === '\n' || line[end - 1] === '\r')) end--;
+  return end === line.length ? line : line.slice(0, end);
 }
 
 function isComment(line: string): boolean {
@@ -270,23 +302,28 @@ function trimContinuation(line: string, continuation: RegExp): [string, boolean]
 }
 
 /**
- * Leading `--flag` words (quotes removed, escapes applied) and the rest of the line. A lone `--` ends
- * the flags.
+ * Leading `--flag` words (quotes removed, escapes applied) and the rest of the line from its first
+ * non-space character. A lone `--` ends the flags. Works on string positions, so the cost is that of
+ * the flags, not of the whole line (an ONBUILD chain calls it once a level).
  */
 function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
-  const chars = Array.from(line);
   const words: string[] = [];
   let word = '';
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
   let blankOk = false;
-  for (let pos = 0; pos <= chars.length; pos++) {
-    const atEnd = pos === chars.length;
-    let ch = atEnd ? '' : chars[pos]!;
+  const charAt = (at: number): string => codePointAt(line, at);
+  for (let pos = 0; pos <= line.length; ) {
+    const atEnd = pos === line.length;
+    let ch = atEnd ? '' : charAt(pos);
+    let after = pos + ch.length;
     if (phase === 'spaces') {
       if (atEnd) break;
-      if (isGoSpace(ch)) continue;
-      if (ch !== '-' || chars[pos + 1] !== '-') return [chars.slice(pos).join(''), words];
+      if (isGoSpace(ch)) {
+        pos = after;
+        continue;
+      }
+      if (ch !== '-' || line[after] !== '-') return [line.slice(pos), words];
       phase = 'word';
     }
     if (atEnd) {
@@ -296,38 +333,53 @@ function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
     if (phase === 'word') {
       if (isGoSpace(ch)) {
         phase = 'spaces';
-        if (word === '--') return [chars.slice(pos).join(''), words];
+        if (word === '--') {
+          let from = after;
+          while (from < line.length && isGoSpace(charAt(from))) from += charAt(from).length;
+          return [line.slice(from), words];
+        }
         if (blankOk || word.length > 0) words.push(word);
         word = '';
         blankOk = false;
+        pos = after;
         continue;
       }
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
         phase = 'quote';
+        pos = after;
         continue;
       }
       if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        ch = chars[++pos]!;
+        if (after === line.length) {
+          pos = after;
+          continue;
+        }
+        ch = charAt(after);
+        after += ch.length;
       }
       word += ch;
+      pos = after;
       continue;
     }
     // Inside quotes.
     if (ch === quote) {
       phase = 'word';
+      pos = after;
       continue;
     }
     if (ch === escape) {
-      if (pos + 1 === chars.length) {
+      if (after === line.length) {
         phase = 'word';
+        pos = after;
         continue;
       }
-      ch = chars[++pos]!;
+      ch = charAt(after);
+      after += ch.length;
     }
     word += ch;
+    pos = after;
   }
   return ['', words];
 }
@@ -337,30 +389,36 @@ function extractFlags(line: string, escape: EscapeToken): [string, string[]] {
  * spaces do not split.
  */
 export function parseWords(rest: string, escape: EscapeToken): string[] {
-  const chars = Array.from(rest);
+  // A word is the text between its boundaries as written, so it is sliced from the line, never built a character at a time.
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
   let blankOk = false;
-  let word = '';
-  for (let pos = 0; pos <= chars.length; pos++) {
-    const atEnd = pos === chars.length;
-    let ch = atEnd ? '' : chars[pos]!;
-    if (phase === 'spaces') {
-      if (atEnd) break;
-      if (isGoSpace(ch)) continue;
-      phase = 'word';
-    }
-    if (atEnd) {
-      if (blankOk || word.length > 0) words.push(word);
+  let start = 0;
+  const finish = (end: number) => {
+    if (blankOk || end > start) words.push(rest.slice(start, end));
+  };
+  for (let pos = 0; pos <= rest.length; ) {
+    if (pos === rest.length) {
+      if (phase !== 'spaces') finish(pos);
       break;
+    }
+    const ch = codePointAt(rest, pos);
+    let after = pos + ch.length;
+    if (phase === 'spaces') {
+      if (isGoSpace(ch)) {
+        pos = after;
+        continue;
+      }
+      phase = 'word';
+      start = pos;
     }
     if (phase === 'word') {
       if (isGoSpace(ch)) {
         phase = 'spaces';
-        if (blankOk || word.length > 0) words.push(word);
-        word = '';
+        finish(pos);
         blankOk = false;
+        pos = after;
         continue;
       }
       if (ch === "'" || ch === '"') {
@@ -368,26 +426,18 @@ export function parseWords(rest: string, escape: EscapeToken): string[] {
         blankOk = true;
         phase = 'quote';
       }
-      if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        // Outside quotes an escape keeps the escaped character, even a quote, as part of the word.
-        word += ch;
-        ch = chars[++pos]!;
-      }
-      word += ch;
-      continue;
+    } else if (ch === quote) {
+      phase = 'word';
     }
-    if (ch === quote) phase = 'word';
-    // Single quotes escape nothing.
-    if (ch === escape && quote !== "'") {
-      if (pos + 1 === chars.length) {
-        phase = 'word';
-        continue;
+    // An escape keeps the escaped character (even a quote) in the word; single quotes escape nothing; a final escape is dropped.
+    if (ch === escape && (phase === 'word' || quote !== "'")) {
+      if (after === rest.length) {
+        finish(pos);
+        break;
       }
-      word += ch;
-      ch = chars[++pos]!;
+      after += codePointAt(rest, after).length;
     }
-    word += ch;
+    pos = after;
   }
   return words;
 }
@@ -426,6 +476,29 @@ function parseString(rest: string): { args: string[]; json: boolean } {
   return { args: rest === '' ? [] : [rest], json: false };
 }
 
+/** Go's JSON decoder refuses deeper nesting, so BuildKit reads such an argument as shell form. */
+const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * Whether the arrays and objects of a JSON text nest at most `limit` deep. Checked before parsing, which
+ * would otherwise build millions of nested arrays for a line of `[[[[...`.
+ */
+function nestingWithin(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') {
+      if (++depth > limit) return false;
+    } else if (ch === ']' || ch === '}') depth--;
+  }
+  return true;
+}
+
 class NotStringArrayError extends GantryError {
   constructor() {
     super('when using JSON array syntax, arrays must be comprised of strings only', {
@@ -437,7 +510,7 @@ class NotStringArrayError extends GantryError {
 /** The items of a JSON array of strings; undefined when `rest` is not a JSON array at all. */
 function parseJsonArray(rest: string): string[] | undefined {
   const text = trimGoSpaceLeft(rest);
-  if (!text.startsWith('[')) return undefined;
+  if (!text.startsWith('[') || !nestingWithin(text, MAX_JSON_DEPTH)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -473,10 +546,4 @@ function parseHealthConfig(rest: string): { args: string[]; json: boolean } {
   while (next < chars.length && isGoSpace(chars[next]!)) next++;
   const command = parseMaybeJson(chars.slice(next).join(''));
   return { args: [chars.slice(0, sep).join(''), ...command.args], json: command.json };
-}
-
-function parseSubCommand(rest: string, escape: EscapeToken): { args: string[]; json: boolean; trigger?: InstructionNode } {
-  if (rest === '') return { args: [], json: false };
-  const trigger = nodeFromLine(rest, escape, []);
-  return { args: [], json: false, trigger };
 }

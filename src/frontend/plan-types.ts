@@ -7,7 +7,7 @@
  * the frontend; the engine only executes steps and records layers. The frontend reaches base images only
  * through the `resolveImage` callback, so it has no dependency on the store, runtime or network.
  */
-import type { ContainerConfig, Platform } from '../image/types.js';
+import type { ContainerConfig, Platform } from '../image/index.js';
 
 /** Where a step came from, for messages and progress. */
 export interface StepSource {

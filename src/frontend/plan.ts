@@ -4,21 +4,20 @@
  * (resolved only for the stages the target needs), ONBUILD triggers, then every instruction of every
  * needed stage in order. Lint mode (checkDockerfile) covers every stage, like BuildKit's lint request.
  */
-import { GantryError } from '../util/errors.js';
-import type { ContainerConfig, Platform } from '../image/types.js';
+import { GantryError } from '../util/index.js';
+import { DEFAULT_PATH, type ContainerConfig, type Platform, normalizeReference, parseReference, formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/index.js';
 import { Linter, Messages, Rules, validateCommandCasing, validateStageNames } from './checks.js';
 import { emptyCheckConfig, parseCheckConfig, type CheckConfig } from './directives.js';
 import { dispatchCommand, type DispatchContext } from './dispatch.js';
-import { normalizeReference, parseReference } from '../image/reference.js';
 import { parseInstruction, parseInstructions, type DockerfileDefinition, type Instruction, type StageDefinition } from './instructions.js';
 import { parseDockerfile, type ParsedDockerfile } from './parser.js';
 import type { BuildPlan, CheckWarning, PlannedStage, PlanOptions, ResolvedImage, StepInput } from './plan-types.js';
 import { normalizePath } from './paths.js';
-import { formatPlatform, formatPlatformAll, normalizePlatform, parsePlatform } from '../image/platform.js';
+import { PlanSize } from './plan-size.js';
 import { parseCsvFields } from './run-mounts.js';
 import { EnvList, ShellLexer, ShellSyntaxError, type ExpansionResult } from './shell-lexer.js';
-import type { DockerfileSource } from './source.js';
-import { cloneConfig, DEFAULT_PATH, setConfigEnv, snapshotConfig, StageState, type StageCommand } from './stage-state.js';
+import { expansionError, withLocation, type DockerfileSource } from './source.js';
+import { cloneConfig, setConfigEnv, snapshotConfig, StageState, type StageCommand } from './stage-state.js';
 import { suggest } from './suggest.js';
 
 /** A frontend error, with the check warnings found before it (BuildKit reports those too). */
@@ -248,7 +247,7 @@ class Planner {
           try {
             value = this.lexer.processWord(arg.value, args);
           } catch (err) {
-            if (err instanceof ShellSyntaxError) throw this.source.error(err.message, command.line);
+            if (err instanceof ShellSyntaxError) throw expansionError(err, this.source, command.line, command.keyword);
             throw err;
           }
         }
@@ -276,7 +275,7 @@ class Planner {
     try {
       result = this.lexer.expand(word, this.globalArgs);
     } catch (err) {
-      if (err instanceof ShellSyntaxError) throw this.source.error(err.message, stage.line);
+      if (err instanceof ShellSyntaxError) throw expansionError(err, this.source, stage.line, stage.keyword);
       throw err;
     }
     for (const name of result.unmatched) {
@@ -614,6 +613,7 @@ class Planner {
       cacheNamespace: this.options.buildArgs['BUILDKIT_CACHE_MOUNT_NS'] ?? '',
       stageInput: (state, line, what) => this.stageInput(state, line, what),
       declaredArgs: this.declaredArgs,
+      planSize: new PlanSize(),
     };
     for (const state of this.states) {
       if (!state.definition || state.dispatched) continue;
@@ -622,6 +622,11 @@ class Planner {
       state.dispatched = true;
       state.platform ??= this.targetPlatform;
       this.initializeFromBase(state);
+      try {
+        ctx.planSize.addStage(state.config, state.config.Env ?? []);
+      } catch (err) {
+        throw withLocation(err, this.source, state.definition.line, state.definition.keyword);
+      }
       for (const command of state.commands) dispatchCommand(state, command, ctx);
     }
   }
@@ -629,7 +634,7 @@ class Planner {
   /** PATH, variables, working directory and user from the base, before the first instruction. */
   private initializeFromBase(state: StageState): void {
     const config: ContainerConfig = state.config;
-    if (!(config.Env ?? []).some((entry) => entry.split('=')[0] === 'PATH')) setConfigEnv(config, 'PATH', DEFAULT_PATH);
+    if (!(config.Env ?? []).some((entry) => entry.split('=')[0] === 'PATH')) setConfigEnv(config, [['PATH', DEFAULT_PATH]]);
     for (const entry of config.Env ?? []) {
       const eq = entry.indexOf('=');
       state.env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
@@ -640,7 +645,7 @@ class Planner {
       state.workdir = workdir;
     }
     if (config.User) state.user = config.User;
-    state.baseConfig = snapshotConfig(config);
+    state.baseConfig = snapshotConfig(config, state.snapshots);
   }
 
   private stageInput(state: StageState, line: number, what: string): StepInput {

@@ -3,7 +3,7 @@
  * Values are expanded with the stage's variables before they are read. Turning a spec into a
  * RunMount (defaults, stage references, working directory) is the planner's job.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import { parseGoBool } from './directives.js';
 import { suggest } from './suggest.js';
 

@@ -3,8 +3,8 @@
  * `${V:-w}` family, `${V#p}`/`${V%p}` trimming and `${V/p/r}` replacement, plus splitting into words.
  * This is not a shell: there is no command substitution, globbing or arithmetic.
  */
-import { GantryError } from '../util/errors.js';
-import { goQuote, isGoSpace } from '../util/go-text.js';
+import { elide, GantryError, goQuote, isGoSpace } from '../util/index.js';
+import { ShellPattern, ShellPatternError } from './shell-pattern.js';
 
 /** Variables visible to an expansion, in definition order. */
 export interface EnvLookup {
@@ -85,8 +85,6 @@ export interface ShellLexerOptions {
 export interface ExpansionResult {
   /** The expanded text, white space kept as written. */
   result: string;
-  /** The expanded text split into words (unquoted white space separates words). */
-  words: string[];
   /** Variable names that were found. */
   matched: Set<string>;
   /** Variable names that were referenced but not set. */
@@ -95,16 +93,42 @@ export interface ExpansionResult {
 
 /** A malformed word, e.g. an unterminated quote or `${}`; the message reads as BuildKit's. */
 export class ShellSyntaxError extends GantryError {
-  constructor(word: string, reason: string) {
-    super(`failed to process ${goQuote(word)}: ${reason}`);
+  constructor(word: string, reason: string, hint?: string) {
+    super(`failed to process ${goQuote(elide(word, QUOTED_WORD_LENGTH))}: ${reason}`, { hint });
     this.name = 'ShellSyntaxError';
   }
 }
+
+/**
+ * The most characters one expanded word may have; a word written longer than this (a heredoc body) may
+ * grow by as much again. Linux refuses a single argument or environment string over 128 KiB
+ * (MAX_ARG_STRLEN), so 1 MiB is generous; without a limit, a chain of ARGs that each double the
+ * previous one exhausts memory within a few dozen lines.
+ */
+export const MAX_WORD_LENGTH = 1 << 20;
+
+/** An expansion that grew past its limit. */
+export class WordTooLongError extends ShellSyntaxError {
+  constructor(word: string, limit: number) {
+    super(
+      word,
+      `the expanded word is longer than ${limit} characters${limit === MAX_WORD_LENGTH ? ' (1 MiB)' : ' (its length as written plus 1 MiB)'}, the limit for one word`,
+      'Linux refuses a single argument or environment string over 128 KiB anyway; look for variables that repeat one another (ARG B=$A$A doubles A on every line)',
+    );
+    this.name = 'WordTooLongError';
+  }
+}
+
+/** How much of a word a syntax error quotes. */
+const QUOTED_WORD_LENGTH = 200;
 
 const EOF = '';
 
 /** Thrown inside the scanner; turned into ShellSyntaxError with the whole word by the public methods. */
 class LexFailure extends Error {}
+
+/** Thrown inside the scanner when the result outgrows its limit. */
+class TooLong extends Error {}
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
@@ -142,17 +166,24 @@ export class ShellLexer {
 
   /** Expands `word` and splits it into words. Throws ShellSyntaxError. */
   processWords(word: string, env: EnvLookup): string[] {
-    return this.expand(word, env).words;
+    return this.scan(word, env, true).words!;
   }
 
   /** Expands `word`, reporting which variables were and were not found. Throws ShellSyntaxError. */
   expand(word: string, env: EnvLookup): ExpansionResult {
-    const scan = new WordScanner(this, word, env);
+    const { result, matched, unmatched } = this.scan(word, env, false);
+    return { result, matched, unmatched };
+  }
+
+  /** Splitting into words costs a pass over every expanded character, so it is done only when asked for. */
+  private scan(word: string, env: EnvLookup, splitWords: boolean): ExpansionResult & { words?: string[] } {
+    const scan = new WordScanner(this, word, env, splitWords);
     try {
-      const { result, words } = scan.processUntil(EOF, this.rawEscapes);
+      const { result, words } = scan.run();
       return { result, words, matched: scan.matched, unmatched: scan.unmatched };
     } catch (err) {
       if (err instanceof LexFailure) throw new ShellSyntaxError(word, err.message);
+      if (err instanceof TooLong) throw new WordTooLongError(word, scan.limit);
       throw err;
     }
   }
@@ -200,123 +231,251 @@ class WordCollector {
   }
 }
 
+/**
+ * What the scanner is inside of. Nesting (`${A:-${B:-"${C}"}}`) is kept on an explicit stack rather
+ * than the JavaScript call stack, so that any depth a Dockerfile can hold expands.
+ */
+type Frame = WordFrame | QuoteFrame | SubstitutionFrame;
+
+/** The whole word, or (as part of a SubstitutionFrame) a nested one inside `${...}` that ends at `stop`. */
+interface WordFrame {
+  kind: 'word';
+  stop: string;
+  rawEscapes: boolean;
+  text: TextBuilder;
+  /** The words of the outermost word, when they are asked for; nested words are never split. */
+  words?: WordCollector;
+}
+
+/** Inside double quotes. */
+interface QuoteFrame {
+  kind: 'quote';
+  rawEscapes: boolean;
+  text: TextBuilder;
+}
+
+/**
+ * Text gathered a piece at a time and joined once: adding to a string one character at a time builds
+ * a chain of millions of string nodes for a heredoc of a few megabytes. A few pieces (a nested word
+ * between its quotes, say) are concatenated instead, which the engine does without copying: joining
+ * would copy the inner text again at every level of `${A:-"${A:-"..."}"}`, quadratic in the depth.
+ */
+class TextBuilder {
+  /** The text while it is one piece; the list is made for the second (a deep nesting has a builder a level). */
+  private first = '';
+  private parts?: string[];
+  length = 0;
+
+  add(text: string): void {
+    if (this.parts) this.parts.push(text);
+    else if (this.length === 0) this.first = text;
+    else this.parts = [this.first, text];
+    this.length += text.length;
+  }
+
+  toString(): string {
+    if (!this.parts) return this.first;
+    if (this.parts.length > 4) return this.parts.join('');
+    let text = '';
+    for (const part of this.parts) text += part;
+    return text;
+  }
+}
+
+/**
+ * A `${name<modifier>word}` while its word (for `/`, its pattern and then its replacement) is read: one
+ * frame a level, since a deep nesting holds one for every level.
+ */
+interface SubstitutionFrame extends Omit<WordFrame, 'kind'> {
+  kind: 'substitution';
+  /** The error when the input ends inside the word. */
+  missing: string;
+  name: string;
+  modifier: string;
+  modifierText: string;
+  nullIsUnset: boolean;
+  replaceAll: boolean;
+  /** For `/`: the pattern, once read. */
+  pattern?: string;
+}
+
+const MISSING_BRACE = "syntax error: missing '}'";
+
 class WordScanner {
-  private readonly chars: string[];
+  /** Position in `word`, in UTF-16 units; the scanner reads whole code points. */
   private pos = 0;
-  private rawEscapes: boolean;
+  private readonly stack: Frame[] = [];
+  /** The most characters the result (or any part of it) may have. */
+  readonly limit: number;
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
   constructor(
     private readonly lexer: ShellLexer,
-    word: string,
+    private readonly word: string,
     private readonly env: EnvLookup,
+    private readonly splitWords: boolean,
   ) {
-    this.chars = Array.from(word);
-    this.rawEscapes = lexer.rawEscapes;
+    this.limit = word.length <= MAX_WORD_LENGTH ? MAX_WORD_LENGTH : word.length + MAX_WORD_LENGTH;
   }
 
+  /** The code point at the position (a lone surrogate stands alone, as Array.from gives it), or EOF. */
   private peek(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+    const word = this.word;
+    if (this.pos >= word.length) return EOF;
+    const code = word.charCodeAt(this.pos);
+    if (code >= 0xd800 && code <= 0xdbff && this.pos + 1 < word.length) {
+      const low = word.charCodeAt(this.pos + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) return word.slice(this.pos, this.pos + 2);
+    }
+    return word[this.pos]!;
   }
 
   private next(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+    const ch = this.peek();
+    this.pos += ch.length;
+    return ch;
   }
 
-  /** Processes characters up to `stop` (consumed) or the end of the word when `stop` is EOF. */
-  processUntil(stop: string, rawEscapes: boolean): { result: string; words: string[] } {
-    const savedRawEscapes = this.rawEscapes;
-    this.rawEscapes = rawEscapes;
+  run(): { result: string; words?: string[] } {
+    const top: WordFrame = { kind: 'word', stop: EOF, rawEscapes: this.lexer.rawEscapes, text: new TextBuilder() };
+    if (this.splitWords) top.words = new WordCollector();
+    this.stack.push(top);
     try {
-      return this.processUntilInner(stop);
-    } finally {
-      this.rawEscapes = savedRawEscapes;
+      while (this.stack.length > 0) {
+        const frame = this.stack[this.stack.length - 1]!;
+        if (frame.kind === 'quote') this.stepQuote(frame);
+        else this.stepWord(frame);
+      }
+    } catch (err) {
+      // As in BuildKit, an error at the end of input inside ${...} is the outermost one's missing '}'.
+      if (err instanceof LexFailure && this.peek() === EOF) {
+        const nested = this.stack.find((f): f is SubstitutionFrame => f.kind === 'substitution');
+        if (nested) throw new LexFailure(nested.missing);
+      }
+      throw err;
     }
+    return { result: top.text.toString(), words: top.words?.finish() };
   }
 
-  private processUntilInner(stop: string): { result: string; words: string[] } {
-    let result = '';
-    const words = new WordCollector();
+  /** One step of a word: a character, a quote, a `$` or a heredoc `<<`, or its end. */
+  private stepWord(frame: WordFrame | SubstitutionFrame): void {
+    const ch = this.peek();
+    if (ch === EOF) {
+      if (frame.stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${frame.stop}`);
+      this.stack.pop();
+      return;
+    }
+    if (frame.kind === 'substitution' && ch === frame.stop) {
+      this.next();
+      this.finishNested(frame);
+      return;
+    }
+    if (ch === '$') {
+      const value = this.processDollar();
+      if (value !== undefined) this.deliver(value);
+      return;
+    }
+    // A run of ordinary characters is taken whole, unless words are split (they look at each character).
+    if (!frame.words) {
+      const quotes = this.lexer.skipProcessQuotes ? '' : `'"`;
+      if (this.takeRun(frame.text, `$<${quotes}${this.lexer.escapeToken}${frame.stop}`)) return;
+    }
+    let literal: string | undefined;
+    if (ch === '<') literal = this.processPossibleHeredoc();
+    else if (!this.lexer.skipProcessQuotes && ch === "'") literal = this.processSingleQuote();
+    else if (!this.lexer.skipProcessQuotes && ch === '"') {
+      this.next();
+      const text = new TextBuilder();
+      if (this.lexer.rawQuotes) text.add('"');
+      this.stack.push({ kind: 'quote', rawEscapes: frame.rawEscapes, text });
+      return;
+    }
+    if (literal !== undefined) {
+      frame.text.add(literal);
+      frame.words?.addRawString(literal);
+      return;
+    }
+    let current = this.next();
+    if (current === this.lexer.escapeToken) {
+      if (frame.rawEscapes) {
+        frame.words?.addRawChar(current);
+        frame.text.add(current);
+      }
+      current = this.next();
+      if (current === EOF) return;
+      frame.words?.addRawChar(current);
+    } else {
+      frame.words?.addChar(current);
+    }
+    frame.text.add(current);
+  }
+
+  /** One step inside double quotes: literal except `$` expansions; the escape character only escapes `"`, `$` and itself. */
+  private stepQuote(frame: QuoteFrame): void {
+    const ahead = this.peek();
+    if (ahead === EOF) throw new LexFailure('unexpected end of statement while looking for matching double-quote');
+    if (ahead === '"') {
+      const close = this.next();
+      if (this.lexer.rawQuotes) frame.text.add(close);
+      this.stack.pop();
+      // Double quotes only ever open inside a word.
+      const word = this.stack[this.stack.length - 1] as WordFrame | SubstitutionFrame;
+      const quoted = frame.text.toString();
+      this.append(word, quoted);
+      word.words?.addRawString(quoted);
+      return;
+    }
+    if (ahead === '$') {
+      const value = this.processDollar();
+      if (value !== undefined) this.deliver(value);
+      return;
+    }
     const escape = this.lexer.escapeToken;
-    while (this.peek() !== EOF) {
-      const ch = this.peek();
-      if (stop !== EOF && ch === stop) {
-        this.next();
-        return { result, words: words.finish() };
-      }
-      let special: string | undefined;
-      if (ch === '$') special = this.processDollar();
-      else if (ch === '<') special = this.processPossibleHeredoc();
-      else if (!this.lexer.skipProcessQuotes && ch === "'") special = this.processSingleQuote();
-      else if (!this.lexer.skipProcessQuotes && ch === '"') special = this.processDoubleQuote();
-      if (special !== undefined) {
-        result += special;
-        if (ch === '$') words.addString(special);
-        else words.addRawString(special);
-        continue;
-      }
-      let current = this.next();
-      if (current === escape) {
-        if (this.rawEscapes) {
-          words.addRawChar(current);
-          result += current;
-        }
-        current = this.next();
-        if (current === EOF) break;
-        words.addRawChar(current);
-      } else {
-        words.addChar(current);
-      }
-      result += current;
+    if (this.takeRun(frame.text, `"$${escape}`)) return;
+    let ch = this.next();
+    if (ch === escape) {
+      if (frame.rawEscapes) frame.text.add(ch);
+      const following = this.peek();
+      if (following === EOF) return;
+      if (following === '"' || following === '$' || following === escape) ch = this.next();
     }
-    if (stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${stop}`);
-    return { result, words: words.finish() };
+    frame.text.add(ch);
   }
 
+  /** Adds the characters from the position up to the next of `specials` (or the end) to `text`; false when there are none. */
+  private takeRun(text: TextBuilder, specials: string): boolean {
+    const word = this.word;
+    let end = this.pos;
+    while (end < word.length && !specials.includes(word[end]!)) end++;
+    if (end === this.pos) return false;
+    text.add(word.slice(this.pos, end));
+    this.pos = end;
+    return true;
+  }
+
+  /** Adds an expansion's value to the word or quote now on top of the stack. */
+  private deliver(value: string): void {
+    const frame = this.stack[this.stack.length - 1]!;
+    this.append(frame, value);
+    if (frame.kind !== 'quote') frame.words?.addString(value);
+  }
+
+  private append(frame: Frame, text: string): void {
+    if (frame.text.length + text.length > this.limit) throw new TooLong();
+    frame.text.add(text);
+  }
+
+  /** Single-quoted text is literal; a single quote cannot be escaped inside. */
   private processSingleQuote(): string {
-    // Everything up to the closing quote is literal; a single quote cannot be escaped inside.
-    let result = '';
-    const open = this.next();
-    if (this.lexer.rawQuotes) result += open;
-    for (;;) {
-      const ch = this.next();
-      if (ch === EOF) throw new LexFailure('unexpected end of statement while looking for matching single-quote');
-      if (ch === "'") {
-        if (this.lexer.rawQuotes) result += ch;
-        return result;
-      }
-      result += ch;
+    const open = this.pos;
+    const close = this.word.indexOf("'", open + 1);
+    if (close < 0) {
+      this.pos = this.word.length;
+      throw new LexFailure('unexpected end of statement while looking for matching single-quote');
     }
-  }
-
-  private processDoubleQuote(): string {
-    // Literal except `$` expansions; the escape character only escapes `"`, `$` and itself.
-    let result = '';
-    const open = this.next();
-    if (this.lexer.rawQuotes) result += open;
-    const escape = this.lexer.escapeToken;
-    for (;;) {
-      const ahead = this.peek();
-      if (ahead === EOF) throw new LexFailure('unexpected end of statement while looking for matching double-quote');
-      if (ahead === '"') {
-        const close = this.next();
-        if (this.lexer.rawQuotes) result += close;
-        return result;
-      }
-      if (ahead === '$') {
-        result += this.processDollar();
-        continue;
-      }
-      let ch = this.next();
-      if (ch === escape) {
-        if (this.rawEscapes) result += ch;
-        const following = this.peek();
-        if (following === EOF) continue;
-        if (following === '"' || following === '$' || following === escape) ch = this.next();
-      }
-      result += ch;
-    }
+    this.pos = close + 1;
+    return this.lexer.rawQuotes ? this.word.slice(open, close + 1) : this.word.slice(open + 1, close);
   }
 
   private lookup(name: string): string | undefined {
@@ -326,7 +485,11 @@ class WordScanner {
     return value;
   }
 
-  private processDollar(): string {
+  /**
+   * `$name`, `${name}` or the start of `${name<modifier>word}`. Returns the value, or undefined when a
+   * substitution's word was opened (it completes in finishNested).
+   */
+  private processDollar(): string | undefined {
     this.next();
     if (this.peek() !== '{') {
       const name = this.processName();
@@ -337,19 +500,21 @@ class WordScanner {
     }
     this.next();
     const first = this.peek();
-    if (first === EOF) throw new LexFailure("syntax error: missing '}'");
+    if (first === EOF) throw new LexFailure(MISSING_BRACE);
     if (first === '{' || first === '}' || first === ':') throw new LexFailure('syntax error: bad substitution');
     const name = this.processName();
     let modifier = this.next();
     let modifierText = modifier;
-    switch (modifier) {
-      case '}': {
-        const value = this.lookup(name);
-        if (value === undefined && this.lexer.skipUnsetEnv) return `\${${name}}`;
-        return value ?? '';
-      }
-      case '/':
-        return this.processReplacement(name);
+    if (modifier === '}') {
+      const value = this.lookup(name);
+      if (value === undefined && this.lexer.skipUnsetEnv) return `\${${name}}`;
+      return value ?? '';
+    }
+    if (modifier === '/') {
+      const replaceAll = this.peek() === '/';
+      if (replaceAll) this.next();
+      this.openSubstitution({ name, modifier, modifierText, nullIsUnset: false, replaceAll }, '/', true, "syntax error: missing '/' in ${}");
+      return undefined;
     }
     let nullIsUnset = false;
     if (modifier === ':') {
@@ -361,8 +526,42 @@ class WordScanner {
     }
     const patternModifier = modifier === '#' || modifier === '%';
     if (nullIsUnset && patternModifier) throw new LexFailure(`unsupported modifier (${modifierText}) in substitution`);
-    const word = this.processNested('}', patternModifier, "syntax error: missing '}'");
+    // A pattern keeps its escapes: they decide whether `*` and `?` are literal.
+    this.openSubstitution({ name, modifier, modifierText, nullIsUnset, replaceAll: false }, '}', patternModifier, MISSING_BRACE);
+    return undefined;
+  }
+
+  private openSubstitution(
+    what: Pick<SubstitutionFrame, 'name' | 'modifier' | 'modifierText' | 'nullIsUnset' | 'replaceAll'>,
+    stop: string,
+    rawEscapes: boolean,
+    missing: string,
+  ): void {
+    this.stack.push({ kind: 'substitution', ...what, stop, rawEscapes, text: new TextBuilder(), missing });
+  }
+
+  /** A substitution's word ended: it completes, or (a `/` pattern) its replacement is read next. */
+  private finishNested(frame: SubstitutionFrame): void {
+    const word = frame.text.toString();
+    if (frame.modifier === '/' && frame.pattern === undefined) {
+      frame.pattern = word;
+      frame.text = new TextBuilder();
+      frame.stop = '}';
+      frame.missing = MISSING_BRACE;
+      return;
+    }
+    this.stack.pop();
+    this.deliver(this.substitute(frame, word));
+  }
+
+  private substitute(frame: SubstitutionFrame, word: string): string {
+    const { name, modifier, modifierText, nullIsUnset } = frame;
     const value = this.lookup(name);
+    if (modifier === '/') {
+      const pattern = frame.pattern!;
+      if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${word}}`;
+      return replacePattern(value ?? '', pattern, goReplacementLiteral(word), frame.replaceAll, this.limit);
+    }
     if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}${modifierText}${word}}`;
     const unset = value === undefined || (nullIsUnset && value === '');
     switch (modifier) {
@@ -383,28 +582,6 @@ class WordScanner {
       }
       default:
         throw new LexFailure(`unsupported modifier (${modifierText || '\ufffd'}) in substitution`);
-    }
-  }
-
-  private processReplacement(name: string): string {
-    const replaceAll = this.peek() === '/';
-    if (replaceAll) this.next();
-    const pattern = this.processNested('/', true, "syntax error: missing '/' in ${}");
-    const replacement = this.processNested('}', true, "syntax error: missing '}'");
-    const value = this.lookup(name);
-    if (this.lexer.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${replacement}}`;
-    const regex = shellPatternToRegex(pattern, true, false, replaceAll);
-    const literal = goReplacementLiteral(replacement);
-    return (value ?? '').replace(regex, () => literal);
-  }
-
-  /** A nested word up to `stop`; at the end of input the error is `missingMessage`. */
-  private processNested(stop: string, rawEscapes: boolean, missingMessage: string): string {
-    try {
-      return this.processUntil(stop, rawEscapes).result;
-    } catch (err) {
-      if (err instanceof LexFailure && this.peek() === EOF) throw new LexFailure(missingMessage);
-      throw err;
     }
   }
 
@@ -435,51 +612,62 @@ class WordScanner {
   }
 }
 
-/**
- * A shell wildcard pattern (`?` one character, `*` any run) as a regular expression; bracket
- * expressions are not supported, as in BuildKit.
- */
-function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
-  const chars = Array.from(pattern);
-  let out = anchored ? '^' : '';
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i]!;
-    switch (ch) {
-      case '*':
-        // Go's `.` matches anything but a newline.
-        out += greedy ? '[^\\n]*' : '[^\\n]*?';
-        continue;
-      case '?':
-        out += '[^\\n]';
-        continue;
-      case '\\': {
-        const following = chars[i + 1];
-        // `}` and `/` are escaped only to survive the ${...} syntax; the escape is not part of the pattern.
-        if (following === '}' || following === '/') continue;
-        i++;
-        if (following !== '*' && following !== '?' && following !== '\\') {
-          throw new LexFailure(`invalid pattern (${pattern}) in substitution: invalid escape '\\${following ?? '\ufffd'}'`);
-        }
-        out += `\\${following}`;
-        continue;
-      }
-      case '[':
-      case ']':
-      case '{':
-      case '}':
-      case '.':
-      case '+':
-      case '(':
-      case ')':
-      case '|':
-      case '^':
-      case '$':
-        out += `\\${ch}`;
-        continue;
-    }
-    out += ch;
+/** Runs a pattern, reporting a malformed or too costly one as a lexing failure. */
+function withPattern<T>(text: string, use: (pattern: ShellPattern) => T): T {
+  try {
+    return use(new ShellPattern(text));
+  } catch (err) {
+    if (err instanceof ShellPatternError) throw new LexFailure(err.message);
+    throw err;
   }
-  return new RegExp(out, global ? 'gu' : 'u');
+}
+
+/** `${V/pattern/replacement}`: the leftmost, longest match (every one with `//`) replaced. */
+function replacePattern(value: string, patternText: string, replacement: string, all: boolean, limit: number): string {
+  return withPattern(patternText, (pattern) => {
+    const literal = pattern.literal();
+    if (literal) return replaceLiteral(value, literal, replacement, all, limit);
+    const chars = Array.from(value);
+    let out = '';
+    let copied = 0;
+    for (let from = 0; from <= chars.length; ) {
+      const match = pattern.search(chars, from);
+      if (!match) break;
+      const [start, end] = match;
+      out += chars.slice(copied, start).join('') + replacement;
+      if (out.length > limit) throw new TooLong();
+      copied = end;
+      if (!all) break;
+      // After an empty match the search moves on by one character, as JavaScript's and Go's replace-all do.
+      from = end === start ? end + 1 : end;
+    }
+    return out + chars.slice(copied).join('');
+  });
+}
+
+/** Replacement of a pattern without wildcards: found with indexOf, the result's size known before it is built. */
+function replaceLiteral(value: string, literal: string, replacement: string, all: boolean, limit: number): string {
+  let count = 0;
+  for (let at = value.indexOf(literal); at >= 0 && (all || count === 0); at = value.indexOf(literal, at + literal.length)) count++;
+  if (value.length + count * (replacement.length - literal.length) > limit) throw new TooLong();
+  return all ? value.replaceAll(literal, () => replacement) : value.replace(literal, () => replacement);
+}
+
+function trimPrefix(patternText: string, value: string, greedy: boolean): string {
+  return withPattern(patternText, (pattern) => {
+    const chars = Array.from(value);
+    const length = pattern.prefixLength(chars, greedy);
+    return length < 0 ? value : chars.slice(length).join('');
+  });
+}
+
+/** A suffix is a prefix of the reversed value, matched by the reversed pattern. */
+function trimSuffix(patternText: string, value: string, greedy: boolean): string {
+  return withPattern(reversePattern(patternText), (pattern) => {
+    const chars = Array.from(value).reverse();
+    const length = pattern.prefixLength(chars, greedy);
+    return length < 0 ? value : chars.slice(length).reverse().join('');
+  });
 }
 
 /**
@@ -491,17 +679,6 @@ function goReplacementLiteral(template: string): string {
     if (reference === '$') return '$';
     return reference === undefined ? match : '';
   });
-}
-
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const match = shellPatternToRegex(pattern, greedy, true).exec(value);
-  return match ? value.slice(match[0].length) : value;
-}
-
-/** Regular expressions find the leftmost match only, so reverse both pattern and value for a suffix. */
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  const reversed = trimPrefix(reversePattern(pattern), Array.from(value).reverse().join(''), greedy);
-  return Array.from(reversed).reverse().join('');
 }
 
 /** Reverses a pattern keeping escapes in front of what they escape: `a\*c` becomes `c\*a`. */

@@ -9,9 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GantryError, errnoCode } from '../util/errors.js';
-import { hashToDigest, type Digest } from '../util/digest.js';
-import { pathExists, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { GantryError, errnoCode, hashToDigest, type Digest, pathExists, tempSibling, writeFileAtomic } from '../util/index.js';
 import { BLOCK_SIZE, paddingFor } from './tar-header.js';
 import { layerEntryHeader } from './tar-writer.js';
 

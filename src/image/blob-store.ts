@@ -4,7 +4,7 @@
  * that provides it: store/content.ts implements it. Blobs appear only whole and verified.
  */
 import type { ReadStream } from 'node:fs';
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 
 export interface BlobInfo {
   digest: Digest;

@@ -1,4 +1,4 @@
-import { sha256, type Digest } from '../util/digest.js';
+import { sha256, type Digest } from '../util/index.js';
 
 /** The OCI chain ID of a layer stack (bottom first): what a snapshot of those layers is keyed by. */
 export function chainIdOf(diffIds: readonly Digest[]): Digest | undefined {

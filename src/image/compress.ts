@@ -17,9 +17,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { deflateRaw, gzip, gzipSync } from 'node:zlib';
-import { hashToDigest, type Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
-import { tempSibling } from '../util/fs.js';
+import { hashToDigest, type Digest, GantryError, tempSibling } from '../util/index.js';
 import { MediaType } from './types.js';
 
 export type LayerCompression = 'gzip' | 'none';

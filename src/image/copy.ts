@@ -6,9 +6,7 @@
  * platform's image is complete. Asked to, it also carries referrers (signatures, SBOMs: manifests whose
  * subject is a copied manifest or index), each after its subject, and theirs after them.
  */
-import { sha256, type Digest } from '../util/digest.js';
-import { concurrencyLimiter } from '../util/concurrency.js';
-import { GantryError } from '../util/errors.js';
+import { sha256, type Digest, concurrencyLimiter, GantryError } from '../util/index.js';
 import { formatPlatform, platformMatches } from './platform.js';
 import { parseManifestOrIndex, type ParsedDocument } from './documents.js';
 import type { Descriptor, ImageIndex, Platform } from './types.js';

@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { Readable, pipeline as pipelineCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { hashToDigest, type Digest } from '../util/digest.js';
-import { GantryError, errnoCode, isGantryError } from '../util/errors.js';
+import { hashToDigest, type Digest, GantryError, errnoCode, isGantryError } from '../util/index.js';
 import type { ByteSource } from './compress.js';
 
 export type DetectedCompression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';

@@ -13,10 +13,8 @@
  */
 import { Writable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
-import { GantryError, isGantryError, quoteForMessage } from '../util/errors.js';
-import { digestHex, sha256, type Digest } from '../util/digest.js';
-import type { ArchiveFiles } from './archive-files.js';
-import { readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
+import { GantryError, isGantryError, quoteForMessage, digestHex, sha256, type Digest } from '../util/index.js';
+import { type ArchiveFiles, readArchiveFile, readArchiveHead, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import { compressLayer } from './compress.js';
 import type { BlobStream, ImageSource } from './copy.js';

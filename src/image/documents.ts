@@ -11,8 +11,7 @@
  * The parsers return the parsed object itself once it is checked (unknown fields kept, as the bytes
  * are kept), typed as the document it proved to be.
  */
-import { GantryError, quoteForMessage } from '../util/errors.js';
-import { checkDigest } from '../util/digest.js';
+import { GantryError, quoteForMessage, checkDigest } from '../util/index.js';
 import {
   isIndexMediaType,
   isManifestMediaType,

@@ -4,8 +4,8 @@
  * platform images of an index, the platform of a config, the layers of a manifest with their diff IDs.
  * Each is answered here once, so that copy, GC, save/load, push/pull and `images` agree.
  */
-import { GantryError, quoteForMessage } from '../util/errors.js';
-import type { Digest } from '../util/digest.js';
+import { GantryError, quoteForMessage, type Digest } from '../util/index.js';
+import { formatPlatform, platformMatchRank } from './platform.js';
 import type { ImageSource } from './copy.js';
 import { isImageConfigMediaType, MAX_CONFIG_BYTES, parseImageConfig, parseManifestOrIndex, type ParsedDocument } from './documents.js';
 import { isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types.js';
@@ -65,6 +65,27 @@ export function configPlatform(config: Pick<ImageConfig, 'os' | 'architecture' |
  */
 export function platformImages(index: ImageIndex): Descriptor[] {
   return index.manifests.filter((m) => isManifestMediaType(m.mediaType) && m.platform !== undefined && m.platform.architecture !== 'unknown');
+}
+
+/** The platform image of an index for `platform` (the best match, containerd's ranking), or its first one without a platform asked for. */
+export function choosePlatformManifest(index: ImageIndex, platform: Platform | undefined, what: string): Descriptor {
+  const candidates = platformImages(index);
+  if (!platform) {
+    if (candidates.length === 0) throw new GantryError(`${what} is an index with no platform images`);
+    return candidates[0];
+  }
+  let best: { descriptor: Descriptor; rank: number } | undefined;
+  for (const descriptor of candidates) {
+    const rank = platformMatchRank(platform, descriptor.platform as Platform);
+    if (rank !== undefined && (!best || rank < best.rank)) best = { descriptor, rank };
+  }
+  if (!best) {
+    const has = candidates.map((m) => formatPlatform(m.platform as Platform));
+    throw new GantryError(`${what} has no image for platform ${formatPlatform(platform)}`, {
+      hint: `it has: ${has.join(', ') || 'none'}`,
+    });
+  }
+  return best.descriptor;
 }
 
 export interface ImageLayer {

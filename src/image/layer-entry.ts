@@ -2,7 +2,7 @@
  * One entry of a layer tar: the unit the diff produces, the tar writer encodes and the unpacker applies.
  * Whiteouts are ordinary entries named `.wh.<name>` / `.wh..wh..opq` (OCI image-spec, layer.md).
  */
-import { GantryError, quoteForMessage } from '../util/errors.js';
+import { GantryError, quoteForMessage } from '../util/index.js';
 
 export type LayerEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 

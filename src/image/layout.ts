@@ -11,12 +11,10 @@
  * other OCI tools keep them in a layout, and read back as the referrers of their subject.
  */
 import { createHash } from 'node:crypto';
-import { GantryError, quoteForMessage } from '../util/errors.js';
-import { checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
+import { GantryError, quoteForMessage, checkDigest, digestHex, hashToDigest, sha256, type Digest } from '../util/index.js';
 import { checkDescriptor, imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
 import { readDocument, referrerDescriptor, subjectOf } from './graph.js';
-import type { ArchiveFiles } from './archive-files.js';
-import { readArchiveFile, readArchiveJson } from './archive-files.js';
+import { type ArchiveFiles, readArchiveFile, readArchiveJson } from './archive-files.js';
 import type { ArchiveWriter } from './archive-writer.js';
 import type { BlobStream, ImageSink, ImageSource } from './copy.js';
 import { imageNameFrom, nameFromAnnotations, namedDescriptor, withoutNames } from './names.js';

@@ -4,8 +4,7 @@
  * such as x86_64 → amd64 and aarch64 → arm64, arm variants, arm64's default variant v8.
  */
 import { arch as nodeArch } from 'node:os';
-import { GantryError } from '../util/errors.js';
-import { goQuote } from '../util/go-text.js';
+import { GantryError, goQuote } from '../util/index.js';
 import type { Platform } from './types.js';
 
 const SPECIFIER_RE = /^[A-Za-z0-9_.-]+$/;

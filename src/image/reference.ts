@@ -2,8 +2,7 @@
  * Image references with Docker's grammar (distribution/reference) and normalization: "alpine" means
  * "docker.io/library/alpine:latest"; "localhost:5000/app@sha256:..." keeps its registry.
  */
-import { GantryError } from '../util/errors.js';
-import type { Digest } from '../util/digest.js';
+import { GantryError, type Digest } from '../util/index.js';
 
 export const DEFAULT_REGISTRY = 'docker.io';
 const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';

@@ -4,7 +4,7 @@
  * otherwise a PAX extended header ('x') before a USTAR-magic header. Matching Go byte for byte means a
  * layer gantry writes has the same diffID as BuildKit's for the same files.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 
 export const BLOCK_SIZE = 512;
 

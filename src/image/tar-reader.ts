@@ -4,8 +4,7 @@
  * stream, past the end-of-archive blocks — goes through a sha256 so the caller gets the diffID.
  */
 import { createHash } from 'node:crypto';
-import { hashToDigest, type Digest } from '../util/digest.js';
-import { GantryError, quoteForMessage } from '../util/errors.js';
+import { hashToDigest, type Digest, GantryError, quoteForMessage } from '../util/index.js';
 import type { ByteSource } from './compress.js';
 import { BLOCK_SIZE, TypeFlag, paddingFor, type TarHeaderFields } from './tar-header.js';
 

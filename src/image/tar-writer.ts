@@ -6,9 +6,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { GantryError, errnoCode } from '../util/errors.js';
-import type { LayerEntry } from './layer-entry.js';
-import { normalizeLayerPath } from './layer-entry.js';
+import { GantryError, errnoCode } from '../util/index.js';
+import { type LayerEntry, normalizeLayerPath } from './layer-entry.js';
 import { BLOCK_SIZE, TypeFlag, encodeTarHeader, paddingFor } from './tar-header.js';
 
 export interface LayerTarOptions {

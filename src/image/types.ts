@@ -1,5 +1,5 @@
 /** OCI image-spec documents and media types (image-spec v1.1), plus Docker schema2 equivalents. */
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 
 export const MediaType = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -22,6 +22,9 @@ export const Annotation = {
   /** Full name ("registry/repo:tag") of an image in gantry's store, as containerd does. */
   imageName: 'io.containerd.image.name',
 } as const;
+
+/** The PATH Docker and BuildKit give a container whose image sets none. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface Platform {
   os: string;

@@ -3,8 +3,7 @@
  * or its `sha256-<hex>` fallback tag. Artifacts are written into the store by store/artifacts.ts and
  * pushed with pushArtifact, pulled with pullArtifact.
  */
-import { parseReference } from '../image/reference.js';
-import type { Descriptor } from '../image/types.js';
+import { parseReference, type Descriptor } from '../image/index.js';
 import type { RegistryOptions } from './options.js';
 import { RegistryRepository } from './repository.js';
 import { sessionFor } from './session.js';

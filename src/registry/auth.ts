@@ -3,7 +3,7 @@
  * and Bearer tokens from a token server (Docker's token protocol, and OAuth2 refresh tokens for
  * identity tokens). Tokens are cached per scope set until shortly before they expire.
  */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import type { Credentials } from './credentials.js';
 import { errorFromResponse, readBody, RegistryError, type HttpTransport } from './http.js';
 

@@ -2,7 +2,7 @@
  * Where this process has seen each blob in a registry (pulled from, pushed to, found present), so a
  * later push to another repository of the same registry can mount the blob instead of uploading it.
  */
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 
 const seen = new Map<Digest, Set<string>>();
 /** Candidates kept per blob: enough to find a mountable source, few enough to bound the attempts. */

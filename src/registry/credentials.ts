@@ -9,9 +9,8 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_REGISTRY } from '../image/reference.js';
-import { errnoCode, GantryError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { DEFAULT_REGISTRY } from '../image/index.js';
+import { errnoCode, GantryError, writeFileAtomic } from '../util/index.js';
 
 export interface Credentials {
   username?: string;

@@ -5,7 +5,7 @@
  * its headers, so no credential can reach a message.
  */
 import { Agent, errors, request, type Dispatcher } from 'undici';
-import { GantryError, errnoCode, quoteForMessage } from '../util/errors.js';
+import { GantryError, errnoCode, quoteForMessage } from '../util/index.js';
 import type { ResolvedOptions } from './options.js';
 import { backoffDelay, isConnectionError, isRetryableStatus, parseRetryAfter, sleep } from './retry.js';
 

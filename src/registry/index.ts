@@ -1,14 +1,14 @@
 /**
- * gantry's registry client: pulling and pushing images and artifacts through any OCI registry,
- * logins in Docker's config format, and registry-side manifest lists.
+ * gantry's registry client: a repository of any OCI registry as a source and sink of the copy loop,
+ * remote images resolved without storing them, referrers, logins in Docker's config format, and
+ * registry-side manifest lists. Pulls into and pushes from the store are use cases of app/.
  */
-export { pullImage, resolveRemote, pullArtifact, fetchManifest } from './pull.js';
-export type { PullOptions, PullResult, RemoteImage, PullArtifactOptions, PulledArtifact } from './pull.js';
-export { pushImage, pushArtifact, createManifestList } from './push.js';
-export type { PushOptions, PushResult, ManifestListOptions } from './push.js';
+export { resolveRemote, fetchManifest, type RemoteImage } from './pull.js';
+export { createManifestList, pushVerified, type ManifestListOptions, type PushResult } from './push.js';
+export { copyOptionsFor, openForPull, openForPush } from './transfer.js';
+export type { RegistryRepository } from './repository.js';
 export { listReferrers } from './artifacts.js';
 export type { ReferrersOptions } from './artifacts.js';
-export { writeArtifact, type ArtifactBlob, type ArtifactSpec } from '../store/artifacts.js';
 export { login, logout } from './login.js';
 export type { LoginResult } from './login.js';
 export { closeRegistrySession } from './session.js';

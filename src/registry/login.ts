@@ -1,5 +1,5 @@
 /** `login` checks credentials against the registry before saving them; `logout` forgets them. */
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 import { normalizeRegistryHost } from './credentials.js';
 import { RegistryError } from './http.js';
 import type { RegistryOptions } from './options.js';

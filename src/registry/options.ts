@@ -2,9 +2,8 @@
  * Options shared by every registry operation, and their defaults. One options object may be passed to
  * many calls: calls given the same object share a session (resolved endpoints, tokens, connections).
  */
-import type { Descriptor } from '../image/types.js';
-import type { Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
+import type { Descriptor } from '../image/index.js';
+import { type Digest, GantryError } from '../util/index.js';
 
 export interface RetryOptions {
   /** Tries per request, the first included (default 5). */

@@ -1,6 +1,6 @@
 /** Byte counts and rates for one blob transfer, reported at most every PROGRESS_INTERVAL_MS. */
-import type { CopyProgress } from '../image/copy.js';
-import type { Digest } from '../util/digest.js';
+import type { CopyProgress } from '../image/index.js';
+import type { Digest } from '../util/index.js';
 import type { RegistryProgressEvent } from './options.js';
 
 const PROGRESS_INTERVAL_MS = 200;

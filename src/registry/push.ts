@@ -3,73 +3,18 @@
  * is tagged only after every child image is pushed and confirmed present, so a failed platform
  * leaves the tag where it was.
  */
-import { copyImage, copyReferrers, type CopyOptions, type ImageSource } from '../image/copy.js';
-import { formatPlatform, platformsEqual } from '../image/platform.js';
-import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
-import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor } from '../image/types.js';
-import { imageIndex, parseIndex, parseManifestOrIndex } from '../image/documents.js';
-import { configPlatform, readImageConfig, walkImage } from '../image/graph.js';
-import { findLocalImage, StoreImageIO } from '../store/images.js';
-import type { Store } from '../store/store.js';
-import { sha256, shortDigest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
+import { copyImage, type CopyOptions, type ImageSource, formatPlatform, platformsEqual, formatReference, parseReference, MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, imageIndex, parseIndex, parseManifestOrIndex, configPlatform, readImageConfig, walkImage } from '../image/index.js';
+import { sha256, shortDigest, GantryError } from '../util/index.js';
 import type { RegistryOptions } from './options.js';
 import { RegistryRepository } from './repository.js';
-import { copyProgress } from './progress.js';
 import { sessionFor } from './session.js';
-
-export interface PushOptions extends RegistryOptions {
-  /**
-   * Other repositories of the target registry that may already hold the blobs ("team/base" or
-   * "host/team/base"): blobs found there are mounted instead of uploaded.
-   */
-  mountFrom?: string[];
-}
+import { copyOptionsFor, openForPush } from './transfer.js';
 
 export interface PushResult {
   /** The full name pushed, e.g. "ghcr.io/team/app:1.0". */
   reference: string;
   /** The pushed manifest or index (its digest is the image's registry digest). */
   descriptor: Descriptor;
-}
-
-/**
- * Pushes a local image (a name or an image ID) to `reference`. A reference with a digest instead of a
- * tag ("host/app@sha256:…", which must be the image's digest) pushes without tagging.
- */
-export async function pushImage(store: Store, localName: string, reference: string, options: PushOptions = {}): Promise<PushResult> {
-  // By name the stored root is pushed as it is (an index need not have a platform image); else by image ID.
-  let root = /^(sha256:)?[a-f0-9]{12,64}$/.test(localName) ? undefined : await store.refs.get(localName);
-  if (!root) {
-    const image = await findLocalImage(store, localName);
-    root = image?.index ?? image?.descriptor;
-  }
-  if (!root) {
-    throw new GantryError(`no local image ${localName}`, { hint: 'build it with -t, pull it, or check the name with gantry images' });
-  }
-  return pushFromStore(store, root, reference, options);
-}
-
-/** Pushes a manifest or index from the store (e.g. one written by writeArtifact) with all its blobs. */
-export async function pushArtifact(store: Store, artifact: Descriptor, reference: string, options: PushOptions = {}): Promise<PushResult> {
-  return pushFromStore(store, artifact, reference, options);
-}
-
-async function pushFromStore(store: Store, root: Descriptor, reference: string, options: PushOptions): Promise<PushResult> {
-  const ref = parseReference(reference);
-  if (ref.digest && ref.digest !== root.digest) {
-    throw new GantryError(`cannot push ${root.digest} as ${formatReference(ref)}: a digest reference must be the content's own digest`, {
-      hint: 'push to a tag instead, or drop the digest',
-    });
-  }
-  const target = openForPush(ref, options, options.mountFrom ?? []);
-  const source = new StoreImageIO(store);
-  const bytes = await source.getManifest(root);
-  const copyOptions = copyOptionsFor(options, target);
-  await pushVerified(() => source, target, root, bytes, ref.digest ? undefined : ref.tag, copyOptions);
-  // An index is written by pushVerified itself, so its own referrers follow it here (a manifest's come with copyImage).
-  if (isIndexMediaType(root.mediaType)) await copyReferrers(source, target, root, copyOptions);
-  return { reference: formatReference(ref), descriptor: root };
 }
 
 export interface ManifestListOptions extends RegistryOptions {
@@ -125,25 +70,17 @@ export async function createManifestList(sources: string[], target: string, opti
   const bytes = Buffer.from(JSON.stringify(index, null, 2));
   const root: Descriptor = { mediaType: index.mediaType as string, digest: sha256(bytes), size: bytes.length };
   const childSources = new Map(unique.map((e) => [e.descriptor.digest, e.source]));
-  await pushVerified((child) => childSources.get(child.digest) as RegistryRepository, targetRepo, root, bytes, targetRef.tag, copyOptionsFor(options, targetRepo));
+  await pushVerified((child) => childSources.get(child.digest) as RegistryRepository, targetRepo, root, bytes, targetRef.tag, copyOptionsFor(options, targetRepo, 'push'));
   return { reference: formatReference(targetRef), descriptor: root };
 }
 
-function copyOptionsFor(options: RegistryOptions, target: RegistryRepository): CopyOptions {
-  const session = sessionFor(options);
-  return { concurrency: session.options.concurrency, referrers: true, ...copyProgress(session.options.onProgress, 'push', target.name) };
-}
-
-function openForPush(ref: ImageReference, options: RegistryOptions, mountFrom: string[]): RegistryRepository {
-  return new RegistryRepository(sessionFor(options), ref.registry, ref.repository, { push: true, mountFrom });
-}
 
 /**
  * Copies `root` to `target`. For an index: every child image is pushed (one at a time, so the blob
  * concurrency stays bounded), each from `sourceOf(child)`, then every child manifest and blob is confirmed with HEAD, and only then
  * is the index written and tagged.
  */
-async function pushVerified(
+export async function pushVerified(
   sourceOf: (child: Descriptor) => ImageSource,
   target: RegistryRepository,
   root: Descriptor,

@@ -6,12 +6,8 @@
  * monolithically or in chunks and is restarted whole if it fails.
  */
 import { createHash } from 'node:crypto';
-import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
-import { MediaType, type Descriptor, type ImageIndex } from '../image/types.js';
-import { imageIndex, MAX_MANIFEST_BYTES, parseIndex, parseManifestOrIndex } from '../image/documents.js';
-import { referrerDescriptor, subjectOf } from '../image/graph.js';
-import { digestHex, hashToDigest, sha256, type Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
+import { type BlobStream, type ImageSink, type ImageSource, MediaType, type Descriptor, type ImageIndex, imageIndex, MAX_MANIFEST_BYTES, parseIndex, parseManifestOrIndex, referrerDescriptor, subjectOf } from '../image/index.js';
+import { digestHex, hashToDigest, sha256, type Digest, GantryError } from '../util/index.js';
 import { repositoryScope } from './auth.js';
 import { knownBlobRepositories, rememberBlobLocation } from './blob-locations.js';
 import { bodyChunks, discard, errorFromResponse, isTransientError, readBody, RegistryError, type HttpResponse } from './http.js';

@@ -2,7 +2,7 @@
  * When and how long to wait before trying a registry request again: exponential back-off with full
  * jitter, a server's Retry-After (seconds or an HTTP date) taking precedence, both capped.
  */
-import { errnoCode, isGantryError } from '../util/errors.js';
+import { errnoCode, isGantryError } from '../util/index.js';
 
 /** Delay before retry number `retry` (1 for the first retry). */
 export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {

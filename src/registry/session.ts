@@ -3,8 +3,8 @@
  * knows how to reach it (HTTPS, or HTTP where allowed) and how to authenticate to it. Calls that share
  * an options object share a session, so a build that resolves many base images asks for each token once.
  */
-import { GantryError } from '../util/errors.js';
-import { DEFAULT_REGISTRY } from '../image/reference.js';
+import { GantryError } from '../util/index.js';
+import { DEFAULT_REGISTRY } from '../image/index.js';
 import { Authorizer, mergeScopes, parseWwwAuthenticate } from './auth.js';
 import { DockerCredentialStore, normalizeRegistryHost, type Credentials } from './credentials.js';
 import { discard, errorFromResponse, HttpTransport, RegistryError, type HttpMethod, type HttpResponse } from './http.js';

@@ -5,7 +5,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 import type { ActiveDir, CommittedSnapshots } from './committed.js';
 import { applyMounts, type MountSpec } from './mounts.js';
 import type { ActiveSnapshot, SnapshotChanges, SnapshotView } from './snapshotter.js';

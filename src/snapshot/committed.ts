@@ -16,9 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestHex, type Digest } from '../util/digest.js';
-import { errnoCode, GantryError } from '../util/errors.js';
-import { ownerIsDead } from '../util/process.js';
+import { digestHex, type Digest, errnoCode, GantryError, ownerIsDead } from '../util/index.js';
 import { mountsUnder, unmount } from './mounts.js';
 
 /** A writable snapshot's directory, before it is mounted. */

@@ -9,8 +9,8 @@
 import { open } from 'node:fs/promises';
 import { lstatSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { GantryError } from '../util/errors.js';
-import { type LayerEntry, opaqueWhiteoutEntry, whiteoutEntry } from '../image/layer-entry.js';
+import { GantryError } from '../util/index.js';
+import { type LayerEntry, opaqueWhiteoutEntry, whiteoutEntry } from '../image/index.js';
 import { type XattrMap, readdirSorted, readXattrTree } from './fsops.js';
 
 const S_IFMT = 0o170000n;

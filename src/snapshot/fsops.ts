@@ -5,10 +5,8 @@
  * listing both differs walk with.
  */
 import { readdirSync } from 'node:fs';
-import { runTool } from '../util/run-tool.js';
-import { GantryError } from '../util/errors.js';
-import type { LayerEntry } from '../image/layer-entry.js';
-import { layerTarChunks } from '../image/tar-writer.js';
+import { runTool, GantryError } from '../util/index.js';
+import { type LayerEntry, layerTarChunks } from '../image/index.js';
 
 export type XattrMap = Map<string, Buffer>;
 

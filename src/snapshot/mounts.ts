@@ -5,8 +5,7 @@
  * process can unmount what a killed one left mounted.
  */
 import { readFile } from 'node:fs/promises';
-import { GantryError } from '../util/errors.js';
-import { tryTool } from '../util/run-tool.js';
+import { GantryError, tryTool } from '../util/index.js';
 
 /** A mount as data: what to mount, not where (the target is given when it is applied). */
 export interface MountSpec {

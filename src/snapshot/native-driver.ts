@@ -6,8 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../util/digest.js';
-import { copyTreePreserving } from '../util/copy-tree.js';
+import { type Digest, copyTreePreserving } from '../util/index.js';
 import { MountedView, WritableSnapshot } from './active.js';
 import type { ActiveDir, CommittedSnapshots } from './committed.js';
 import { bindSpec, type MountSpec } from './mounts.js';

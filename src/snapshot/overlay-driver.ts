@@ -5,7 +5,7 @@
  * so committing never copies. A view is the parents alone: read-only by construction.
  */
 import { join, relative } from 'node:path';
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 import { MountedView, WritableSnapshot } from './active.js';
 import type { ActiveDir, CommittedSnapshots } from './committed.js';
 import { bindSpec, overlaySpec, type MountSpec } from './mounts.js';

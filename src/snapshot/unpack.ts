@@ -14,12 +14,8 @@
 import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../util/digest.js';
-import { GantryError, errnoCode, isGantryError, quoteForMessage } from '../util/errors.js';
-import { classifyWhiteout, normalizeLayerPath } from '../image/layer-entry.js';
-import type { ByteSource } from '../image/compress.js';
-import { type TarEntryHeader, TarReader } from '../image/tar-reader.js';
-import { TypeFlag } from '../image/tar-header.js';
+import { type Digest, GantryError, errnoCode, isGantryError, quoteForMessage } from '../util/index.js';
+import { classifyWhiteout, normalizeLayerPath, type ByteSource, type TarEntryHeader, TarReader, TypeFlag } from '../image/index.js';
 import { type SpecialFile, type XattrAssignment, createSpecialFiles, setXattrs } from './fsops.js';
 
 export type UnpackMode = 'overlay' | 'merged';

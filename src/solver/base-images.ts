@@ -2,17 +2,12 @@
  * Base images for FROM and COPY --from=<image>: found in the local store, or pulled through the
  * registry seam when missing (or always, with --pull). Each resolution pins a manifest digest.
  */
-import type { ResolvedImage } from '../frontend/plan-types.js';
-import { formatPlatform } from '../image/platform.js';
-import { normalizeReference } from '../image/reference.js';
-import type { Platform } from '../image/types.js';
-import type { Progress } from '../progress/events.js';
-import { findLocalImage, readImage, type StoredImage } from '../store/images.js';
-import type { Store } from '../store/store.js';
-import { GantryError } from '../util/errors.js';
-import type { Digest } from '../util/digest.js';
+import type { ResolvedImage } from '../frontend/index.js';
+import { formatPlatform, normalizeReference, type Platform, configPlatform } from '../image/index.js';
+import type { Progress } from '../progress/index.js';
+import { findLocalImage, readImage, type StoredImage, type Store } from '../store/index.js';
+import { GantryError, type Digest } from '../util/index.js';
 import { baseImageKey } from './cache-key.js';
-import { configPlatform } from '../image/graph.js';
 import { layerRecords } from './layers.js';
 import type { StageState } from './state.js';
 

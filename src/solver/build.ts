@@ -2,29 +2,24 @@
  * `gantry build`: plans the Dockerfile with the frontend for each target platform, runs the stages
  * the target needs (independent stages and platforms concurrently, bounded by the cores; identical
  * steps, such as those of `FROM --platform=$BUILDPLATFORM` stages, run once), and writes the target
- * as an image, or an image index for several platforms.
+ * as an image, or an image index for several platforms. Nothing runs before every needed step is known
+ * to be allowed (entitlements) and runnable here (emulators, the sandbox network's slirp4netns); the
+ * sandbox network is started by the first RUN that uses it and stopped with the build.
  */
-import { rfc3339 } from '../util/time.js';
+import { rfc3339, concurrencyLimiter, type Digest } from '../util/index.js';
 import { availableParallelism } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { planBuild } from '../frontend/index.js';
-import type { BuildPlan, PlannedStage, ResolvedImage } from '../frontend/plan-types.js';
-import { ContainerRuntime } from '../exec/runtime.js';
-import { formatPlatform, hostPlatform, parsePlatformFlag } from '../image/platform.js';
-import { requireEmulation } from '../exec/emulation.js';
-import { GantryError } from '../util/errors.js';
-import { normalizeReference } from '../image/reference.js';
-import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
-import type { Progress } from '../progress/events.js';
-import { openSnapshotter, type Snapshotter, type SnapshotterName } from '../snapshot/snapshotter.js';
-import type { Store } from '../store/store.js';
-import { concurrencyLimiter } from '../util/concurrency.js';
-import type { Digest } from '../util/digest.js';
+import { planBuild, type BuildPlan, type PlannedStage, type ResolvedImage } from '../frontend/index.js';
+import { openRuntime, type ContainerRuntime, requireEmulation, requireSlirp4netns, SandboxNetwork } from '../exec/index.js';
+import { formatPlatform, hostPlatform, parsePlatformFlag, normalizeReference, MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type ImageManifest, type Platform, imageIndex } from '../image/index.js';
+import type { Progress } from '../progress/index.js';
+import { openSnapshotter, type Snapshotter, type SnapshotterName } from '../snapshot/index.js';
+import { type Store, CacheStore, type CacheRecord, type LayerRecord, type StepInputs } from '../store/index.js';
 import { baseImageKey, scratchKey } from './cache-key.js';
-import { CacheStore, type CacheRecord, type StepInputs } from '../store/cache-records.js';
-import type { ExecContext, SecretSource } from './exec-context.js';
+import { runNetwork, type ExecContext, type NetworkMode, type SecretSource } from './exec-context.js';
+import { checkEntitlements, type Entitlement } from './entitlements.js';
 import { commitImage } from './image-commit.js';
 import { BaseImages, type RemoteResolver } from './base-images.js';
 import { LayerStore } from './layers.js';
@@ -32,10 +27,6 @@ import { runStage, type StepReport } from './stage-runner.js';
 import { StepDefinitions } from './step-definitions.js';
 import { ContextSources, treeSelector } from './context-sources.js';
 import type { StageState } from './state.js';
-import { writeOutput, type OutputSpec } from './outputs.js';
-import { exportCache, importCache, type CacheSpec } from './cache-transfer.js';
-import type { RegistryOptions } from '../registry/index.js';
-import { imageIndex } from '../image/documents.js';
 
 export interface BuildOptions {
   store: Store;
@@ -46,7 +37,9 @@ export interface BuildOptions {
   /** Target platforms; empty means this machine's. Several give an image index. */
   platforms: Platform[];
   labels: Record<string, string>;
-  network: 'host' | 'none';
+  network: NetworkMode;
+  /** What RUN steps may ask for beyond the sandbox (RUN --network=host, --security=insecure). */
+  entitlements: ReadonlySet<Entitlement>;
   runtime: string;
   noCache: boolean;
   noCacheFilter: string[];
@@ -59,14 +52,6 @@ export interface BuildOptions {
   progress: Progress;
   /** Pulls base images that are not local (or all, with --pull); absent when no registry access is wired. */
   resolveRemote?: RemoteResolver;
-  /** Build caches to import before building, and where to export this build's cache. */
-  cacheFrom: CacheSpec[];
-  cacheTo?: CacheSpec;
-  /** Registry settings for pulls of base images and registry caches. */
-  registry: RegistryOptions;
-  /** Names for the image in the store (full form); without any, the image is kept untagged. */
-  tags: string[];
-  outputs: OutputSpec[];
   signal?: AbortSignal;
 }
 
@@ -78,9 +63,11 @@ export interface PlatformResult {
 }
 
 export interface BuildResult {
-  /** The image: a manifest, or for several platforms an index of them. */
+  /** The image, stored but not named: a manifest, or for several platforms an index of them. */
   descriptor: Descriptor;
   images: PlatformResult[];
+  /** Each platform's final layers, in the order of `images`. */
+  layers: LayerRecord[][];
   report: StepReport[];
   plans: BuildPlan[];
 }
@@ -100,7 +87,10 @@ interface BuildSession {
   abort: AbortController;
 }
 
-/** Builds the image; the caller holds a store session for as long as it uses the result (see store/session.ts). */
+/**
+ * Builds the image and stores it unnamed; naming it, its outputs, cache export and push are the
+ * build use case's (app/build.ts). The caller holds a store session for as long as it uses the result.
+ */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const { store, progress } = options;
   const tmpDir = join(store.tmpDir, `build-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -108,6 +98,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let network: Promise<SandboxNetwork> | undefined;
   try {
     const platforms = options.platforms.length > 0 ? options.platforms : [hostPlatform()];
     const baseImages = new BaseImages(store, { pull: options.pull, resolveRemote: options.resolveRemote, progress });
@@ -132,17 +123,15 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       if (!warned.has(text)) progress.warning(text);
       warned.add(text);
     }
-    // Nothing runs before every platform's RUN steps are known to be runnable here.
+    // Nothing runs before every platform's RUN steps are known to be allowed and runnable here.
+    checkEntitlements(plans, options.network, options.entitlements);
     for (const platform of new Set(plans.flatMap((plan) => plan.stages.filter((st) => st.steps.some((step) => step.kind === 'run')).map((st) => formatPlatform(st.platform))))) {
       await requireEmulation(parsePlatformFlag(platform));
     }
+    const runSteps = plans.flatMap((plan) => plan.stages.flatMap((st) => st.steps)).filter((step) => step.kind === 'run');
+    if (runSteps.some((step) => runNetwork(step, options.network) === 'default')) await requireSlirp4netns();
 
     const cache = new CacheStore(store.cacheDir);
-    for (const spec of options.cacheFrom) {
-      const { imported, refused } = await importCache(store, spec, options.registry);
-      const refusal = refused > 0 ? ` (${refused} refused: their layer does not match their diff ID)` : '';
-      progress.info(`imported ${imported} cache records from ${spec.type === 'local' ? spec.path : spec.ref}${refusal}`);
-    }
     const layers = new LayerStore(store, { sourceDateEpoch: options.sourceDateEpoch });
     let snapshotter: Promise<Snapshotter> | undefined;
     let runtime: Promise<ContainerRuntime> | undefined;
@@ -156,7 +145,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           return s;
         })),
       runtime: () =>
-        (runtime ??= ContainerRuntime.open(options.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).then(async (r) => {
+        (runtime ??= openRuntime(options.runtime, store.runtimeDirs).then(async (r) => {
           await r.removeStale();
           return r;
         })),
@@ -165,6 +154,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       secrets: options.secrets,
       sshAgents: options.sshAgents,
       network: options.network,
+      sandboxNetwork: async () => (await (network ??= SandboxNetwork.start())).attachment,
       tmpDir,
       signal: abort.signal,
     };
@@ -205,27 +195,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       images.push({ ...image, platform: finalState.platform });
     }
     const root = images.length === 1 ? images[0].descriptor : await writeIndex(store, images);
-    if (options.cacheTo) {
-      const spec = options.cacheTo;
-      const finals = plans.map(finalStages);
-      const exported = session.report.filter((r) => spec.mode === 'max' || finals.some((set) => set.has(r.stage))).map((r) => r.record);
-      await exportCache(store, exported, spec, options.registry);
-      progress.info(`exported ${exported.length} cache records to ${spec.type === 'local' ? spec.path : spec.ref}`);
-    }
-    for (const output of options.outputs) {
-      if ((output.type === 'local' || output.type === 'tar') && states.length > 1) {
-        throw new GantryError(`--output type=${output.type} writes one filesystem, and this build has ${states.length} platforms`, {
-          hint: 'build one platform with --platform for a filesystem output, or use type=oci',
-        });
-      }
-      await writeOutput(output, { store, root, names: options.tags, layers: states[0].layers, snapshotter: shared.snapshotter, layerStore: layers });
-    }
-    // Named last: a build that fails writing its cache or an output (a full disk) leaves index.json as it was.
-    if (options.tags.length === 0) await store.refs.keepUntagged(root);
-    for (const tag of options.tags) await store.refs.set(tag, root);
-    return { descriptor: root, images, report: session.report, plans };
+    return { descriptor: root, images, layers: states.map((state) => state.layers), report: session.report, plans };
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
+    await network?.then((n) => n.close(), () => undefined);
     await rm(tmpDir, { recursive: true, force: true });
   }
 }
@@ -295,6 +268,12 @@ function stepParallelism(): number {
 async function writeIndex(store: Store, images: PlatformResult[]): Promise<Descriptor> {
   const blob = await store.content.writeJson(imageIndex(images.map((image) => ({ ...image.descriptor, platform: image.platform }))));
   return { mediaType: MediaType.ociIndex, digest: blob.digest, size: blob.size };
+}
+
+/** The cache records a cache export writes: the steps of the final image (mode=min) or every step the build ran or reused (max). */
+export function recordsToExport(result: Pick<BuildResult, 'report' | 'plans'>, mode: 'min' | 'max'): CacheRecord[] {
+  const finals = result.plans.map(finalStages);
+  return result.report.filter((r) => mode === 'max' || finals.some((set) => set.has(r.stage))).map((r) => r.record);
 }
 
 /** The target stage and the stages it is built FROM: their steps make the final image (cache mode=min). */

@@ -3,10 +3,8 @@
  * defines the step: the expanded instruction, platform, env and build args in effect, and for steps
  * that read files the digest of exactly that content. Never times or inodes.
  */
-import { canonicalJson } from '../util/canonical-json.js';
-import { sha256, type Digest } from '../util/digest.js';
-import type { Platform } from '../image/types.js';
-import { formatPlatform } from '../image/platform.js';
+import { canonicalJson, sha256, type Digest } from '../util/index.js';
+import { type Platform, formatPlatform } from '../image/index.js';
 
 /** Bump when the meaning of a key changes, so old records are never reused wrongly. */
 const KEY_VERSION = 'gantry-cache-v1';

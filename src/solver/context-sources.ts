@@ -15,9 +15,8 @@ import {
   type Selection,
   type SelectionSummary,
 } from '../context/index.js';
-import type { Store } from '../store/store.js';
-import { sha256 } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
+import type { Store } from '../store/index.js';
+import { sha256, GantryError } from '../util/index.js';
 import type { CopyEntryType, SelectedSource, SourceEntry } from './ops/copy-plan.js';
 import type { SelectOptions, SourceSelection, SourceSelector } from './sources.js';
 

@@ -1,10 +1,18 @@
-/** What step operations need from the build: store, snapshots, runtime, secrets, other stages. */
-import type { ContainerRuntime } from '../exec/runtime.js';
-import type { ActiveSnapshot, Snapshotter } from '../snapshot/snapshotter.js';
-import type { Store } from '../store/store.js';
-import type { Digest } from '../util/digest.js';
-import type { LayerRecord } from '../store/cache-records.js';
+/** What step operations need from the build: store, snapshots, runtime, network, secrets, other stages. */
+import type { ContainerRuntime, NetworkAttachment } from '../exec/index.js';
+import type { RunStep } from '../frontend/index.js';
+import type { ActiveSnapshot, Snapshotter } from '../snapshot/index.js';
+import type { Store, LayerRecord } from '../store/index.js';
+import type { Digest } from '../util/index.js';
 import type { StageState } from './state.js';
+
+/** A build's network for RUN steps: default (a sandbox network with outbound access), host or none. */
+export type NetworkMode = 'default' | 'host' | 'none';
+
+/** The network a RUN step gets: its own --network, or the build's when it says `default`. */
+export function runNetwork(step: Pick<RunStep, 'network'>, buildNetwork: NetworkMode): NetworkMode {
+  return step.network === 'default' ? buildNetwork : step.network;
+}
 
 export interface SecretSource {
   /** A file on the host... */
@@ -30,7 +38,9 @@ export interface ExecContext {
   /** SSH agent sockets by id ("default"). */
   sshAgents: Map<string, string>;
   /** The build's --network, used by RUN steps that say `default`. */
-  network: 'host' | 'none';
+  network: NetworkMode;
+  /** The build's sandbox network, started on first use. */
+  sandboxNetwork(): Promise<NetworkAttachment>;
   /** Directory for per-build temporary files (removed at the end). */
   tmpDir: string;
   signal: AbortSignal;

@@ -3,8 +3,8 @@
  * step, in plain words ("build arg VERSION: 1 → 2", "src/f7.txt content changed", "parent step
  * missed"). Inputs are compared in the order a user would look for them.
  */
-import { shortDigest } from '../util/digest.js';
-import type { StepInputs } from '../store/cache-records.js';
+import { shortDigest } from '../util/index.js';
+import type { StepInputs } from '../store/index.js';
 
 export interface MissContext {
   previous: StepInputs | undefined;

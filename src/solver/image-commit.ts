@@ -2,10 +2,8 @@
  * Writes a built stage as an OCI image: config (Docker's field layout, full history, rootfs.diff_ids),
  * manifest, and their blobs in the store.
  */
-import { MediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from '../image/types.js';
-import type { Store } from '../store/store.js';
-import type { LayerRecord } from '../store/cache-records.js';
-import { imageManifest } from '../image/documents.js';
+import { MediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform, imageManifest } from '../image/index.js';
+import type { Store, LayerRecord } from '../store/index.js';
 
 export interface ImageParts {
   platform: Platform;

@@ -4,16 +4,10 @@
  * layer blobs becomes committed snapshots, unpacking only the layers not yet unpacked.
  */
 import { Writable } from 'node:stream';
-import { compressLayer, createLayerTar, decompressLayer } from '../image/index.js';
-import { changeEntries, unpackLayer } from '../snapshot/layer-codec.js';
-import { openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/snapshotter.js';
-import type { Store } from '../store/store.js';
-import type { Digest } from '../util/digest.js';
-import { GantryError } from '../util/errors.js';
-import { chainIdOf } from '../image/chain-id.js';
-import type { LayerRecord } from '../store/cache-records.js';
-import type { StoredImage } from '../store/images.js';
-import { imageLayers } from '../image/graph.js';
+import { compressLayer, createLayerTar, decompressLayer, chainIdOf, imageLayers } from '../image/index.js';
+import { changeEntries, unpackLayer, openSnapshotter, type ActiveSnapshot, type Snapshotter } from '../snapshot/index.js';
+import type { Store, LayerRecord, StoredImage } from '../store/index.js';
+import { type Digest, GantryError } from '../util/index.js';
 
 export interface LayerStoreOptions {
   /** Clamp file mtimes in new layers to this (seconds since the epoch). */

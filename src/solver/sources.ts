@@ -1,5 +1,5 @@
 /** What COPY/ADD and bind mounts need from a file tree (the build context or a stage's filesystem). */
-import type { Digest } from '../util/digest.js';
+import type { Digest } from '../util/index.js';
 import type { SelectedSource } from './ops/copy-plan.js';
 
 export interface SourceSelection {

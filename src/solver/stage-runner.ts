@@ -3,13 +3,12 @@
  * layer on a hit, and otherwise runs the step (saying why it missed) and records the result.
  * Config-only steps change the config and history without a layer.
  */
-import { rfc3339 } from '../util/time.js';
-import type { PlannedStage, PlannedStep, StepInput } from '../frontend/plan-types.js';
-import type { HistoryEntry } from '../image/types.js';
-import type { Progress, StepProgress } from '../progress/events.js';
-import type { Digest } from '../util/digest.js';
+import { rfc3339, type Digest } from '../util/index.js';
+import type { PlannedStage, PlannedStep, StepInput } from '../frontend/index.js';
+import type { HistoryEntry } from '../image/index.js';
+import type { Progress, StepProgress } from '../progress/index.js';
 import { stepIdentities } from './cache-key.js';
-import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from '../store/cache-records.js';
+import type { CacheRecord, CacheStore, LayerRecord, StepInputs } from '../store/index.js';
 import { explainMiss } from './explain.js';
 import type { ExecContext } from './exec-context.js';
 import type { StageState } from './state.js';

@@ -1,8 +1,7 @@
 /** What a stage has built so far: its layers, cache key chain head, config and history. */
-import type { Digest } from '../util/digest.js';
-import type { ContainerConfig, HistoryEntry, Platform } from '../image/types.js';
-import type { LayerRecord } from '../store/cache-records.js';
-import { chainIdOf } from '../image/chain-id.js';
+import type { Digest } from '../util/index.js';
+import { type ContainerConfig, type HistoryEntry, type Platform, chainIdOf } from '../image/index.js';
+import type { LayerRecord } from '../store/index.js';
 
 export interface StageState {
   platform: Platform;

@@ -5,17 +5,15 @@
  */
 import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/plan-types.js';
-import { formatPlatform } from '../image/platform.js';
-import { resolveOwner } from '../exec/users.js';
-import type { StepProgress } from '../progress/events.js';
-import { sha256, type Digest } from '../util/digest.js';
-import { canonicalJson } from '../util/canonical-json.js';
-import { resolveInRoot } from '../util/scoped-path.js';
-import type { SnapshotView } from '../snapshot/snapshotter.js';
+import type { CopyStep, PlannedStage, RunMount, RunStep, StepInput, WorkdirStep } from '../frontend/index.js';
+import { formatPlatform } from '../image/index.js';
+import { resolveOwner } from '../exec/index.js';
+import type { StepProgress } from '../progress/index.js';
+import { sha256, type Digest, canonicalJson, resolveInRoot } from '../util/index.js';
+import type { SnapshotView } from '../snapshot/index.js';
 import { stepKey } from './cache-key.js';
-import type { LayerRecord, StepInputs } from '../store/cache-records.js';
-import type { ExecContext } from './exec-context.js';
+import type { LayerRecord, StepInputs } from '../store/index.js';
+import { runNetwork, type ExecContext } from './exec-context.js';
 import { applyCopy, mkdirAllInRoot, type Ownership } from './ops/copy-apply.js';
 import { parseChmod, planCopy, type SelectedSource } from './ops/copy-plan.js';
 import { executeRun } from './ops/run.js';
@@ -69,7 +67,7 @@ export class StepDefinitions implements StepDefiner {
   private async defineRun(step: RunStep, state: StageState, stage: PlannedStage): Promise<StepDefinition> {
     const { ctx } = this.deps;
     const mountKeys = await Promise.all(step.mounts.map((m) => this.mountKey(m)));
-    const network = step.network === 'default' ? ctx.network : step.network;
+    const network = runNetwork(step, ctx.network);
     const fields = {
       user: step.user,
       workdir: step.workdir,

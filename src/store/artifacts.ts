@@ -2,12 +2,10 @@
  * OCI artifacts (image-spec 1.1) written into the store: a manifest with an artifactType, any config and
  * layer media types, and optionally a subject it refers to. The registry module pushes and pulls them.
  */
-import { MediaType, type Descriptor } from '../image/types.js';
-import { GantryError } from '../util/errors.js';
-import { sha256 } from '../util/digest.js';
+import { MediaType, type Descriptor, imageManifest } from '../image/index.js';
+import { GantryError, sha256 } from '../util/index.js';
 import { StoreImageIO } from './images.js';
 import type { Store } from './store.js';
-import { imageManifest } from '../image/documents.js';
 
 export interface ArtifactBlob {
   mediaType: string;

@@ -9,9 +9,7 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkDigest, digestHex, isDigest, type Digest } from '../util/digest.js';
-import { errnoCode } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { checkDigest, digestHex, isDigest, type Digest, errnoCode, writeFileAtomic } from '../util/index.js';
 
 export interface LayerRecord {
   /** Compressed blob digest, size and media type as stored. */

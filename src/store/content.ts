@@ -4,16 +4,14 @@
  * against the expected digest and size, fsynced, then renamed into place. A reader therefore sees a
  * whole, verified blob or none; a killed writer leaves only a temp file that `prune` removes.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { GantryError, errnoCode } from '../util/errors.js';
-import { checkDigest, digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/digest.js';
-import type { BlobInfo, BlobStore, BlobWriter, ExpectedBlob } from '../image/blob-store.js';
+import { GantryError, errnoCode, checkDigest, digestHex, hashToDigest, isDigest, sha256, type Digest } from '../util/index.js';
+import type { BlobInfo, BlobStore, BlobWriter, ExpectedBlob } from '../image/index.js';
 
-export type { BlobInfo, BlobWriter, ExpectedBlob } from '../image/blob-store.js';
+export type { BlobInfo, BlobWriter, ExpectedBlob } from '../image/index.js';
 
 export class ContentStore implements BlobStore {
   readonly blobsDir: string;

@@ -6,14 +6,9 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Descriptor } from '../image/types.js';
-import { isImageConfigMediaType } from '../image/documents.js';
-import { readImageConfig, walkImage } from '../image/graph.js';
-import { isGantryError } from '../util/errors.js';
+import { type Descriptor, isImageConfigMediaType, readImageConfig, walkImage, chainIdOf } from '../image/index.js';
+import { isGantryError, type Digest, ownerIsDead, isDeadTempSibling } from '../util/index.js';
 import { StoreImageIO } from './images.js';
-import { chainIdOf } from '../image/chain-id.js';
-import type { Digest } from '../util/digest.js';
-import { ownerIsDead } from '../util/process.js';
 import { CacheStore } from './cache-records.js';
 import type { StoreSession } from './session.js';
 import type { Store } from './store.js';
@@ -69,8 +64,8 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
     report.bytes += await dirSize(store.cacheDir);
     report.cacheRecords = (await cache.list()).length;
     await rm(store.cacheDir, { recursive: true, force: true });
-    report.bytes += await dirSize(join(store.root, 'cache-mounts'));
-    await rm(join(store.root, 'cache-mounts'), { recursive: true, force: true });
+    report.bytes += await dirSize(store.cacheMountsDir);
+    await rm(store.cacheMountsDir, { recursive: true, force: true });
   }
 
   const keptChains = new Set<Digest>();
@@ -96,6 +91,10 @@ export async function prune(session: StoreSession, options: PruneOptions): Promi
   }
 
   report.bytes += await removeDeadOwnerEntries(store.content.ingestDir);
+  // Atomic writes killed before their rename (index.json, cache records, stat caches, referrers lists).
+  for (const dir of [store.root, join(store.cacheDir, 'records'), join(store.cacheDir, 'inputs'), store.contextCacheDir, join(store.root, 'referrers'), store.snapshotsDir]) {
+    report.bytes += await removeDeadTempSiblings(dir);
+  }
   for (const prefix of TEMP_DIR_PREFIXES) report.bytes += await removeDeadOwnerEntries(store.tmpDir, prefix);
   return report;
 }
@@ -142,6 +141,16 @@ async function removeDeadOwnerEntries(dir: string, prefix = ''): Promise<number>
     if (!ownerIsDead(name, prefix)) continue;
     freed += await dirSize(join(dir, name));
     await rm(join(dir, name), { recursive: true, force: true });
+  }
+  return freed;
+}
+
+async function removeDeadTempSiblings(dir: string): Promise<number> {
+  let freed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!isDeadTempSibling(name)) continue;
+    freed += await dirSize(join(dir, name));
+    await rm(join(dir, name), { force: true });
   }
   return freed;
 }

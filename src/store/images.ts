@@ -1,14 +1,8 @@
 /**
  * Reading images out of the store, and the store as a source and sink of the copy loop.
  */
-import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../image/types.js';
-import type { BlobStream, ImageSink, ImageSource } from '../image/copy.js';
-import { imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType } from '../image/documents.js';
-import { configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf } from '../image/graph.js';
-import { formatPlatform, platformMatchRank } from '../image/platform.js';
-import { familiarReference, formatReference, parseReference } from '../image/reference.js';
-import { GantryError } from '../util/errors.js';
-import { isDigest, type Digest } from '../util/digest.js';
+import { isIndexMediaType, isManifestMediaType, MediaType, type Descriptor, type ImageConfig, type ImageManifest, type Platform, type BlobStream, type ImageSink, type ImageSource, imageIndex, MAX_MANIFEST_BYTES, parseManifestOrIndex, unsupportedMediaType, choosePlatformManifest, configPlatform, platformImages, readDocument, readImageConfig, readIndex, referrerDescriptor, subjectOf, formatPlatform, familiarReference, formatReference, parseReference } from '../image/index.js';
+import { GantryError, isDigest, type Digest } from '../util/index.js';
 import type { Store } from './store.js';
 
 export interface StoredImage {
@@ -90,25 +84,6 @@ export async function readImage(store: Store, root: Descriptor, platform: Platfo
   return { name, descriptor: root, manifest: doc.manifest, config };
 }
 
-export function choosePlatformManifest(index: ImageIndex, platform: Platform | undefined, what: string): Descriptor {
-  const candidates = platformImages(index);
-  if (!platform) {
-    if (candidates.length === 0) throw new GantryError(`${what} is an index with no platform images`);
-    return candidates[0];
-  }
-  let best: { descriptor: Descriptor; rank: number } | undefined;
-  for (const descriptor of candidates) {
-    const rank = platformMatchRank(platform, descriptor.platform as Platform);
-    if (rank !== undefined && (!best || rank < best.rank)) best = { descriptor, rank };
-  }
-  if (!best) {
-    const has = candidates.map((m) => formatPlatform(m.platform as Platform));
-    throw new GantryError(`${what} has no image for platform ${formatPlatform(platform)}`, {
-      hint: `it has: ${has.join(', ') || 'none'}`,
-    });
-  }
-  return best.descriptor;
-}
 
 async function findRootDescriptor(store: Store, nameOrDigest: string): Promise<Descriptor | undefined> {
   const entries = await store.refs.list();

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { GantryError } from '../util/errors.js';
+import { GantryError } from '../util/index.js';
 
 export type LockMode = 'shared' | 'exclusive';
 

@@ -10,11 +10,8 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkDescriptor, imageIndex } from '../image/documents.js';
-import type { Descriptor, ImageIndex } from '../image/types.js';
-import { digestHex, type Digest } from '../util/digest.js';
-import { errnoCode, isGantryError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { checkDescriptor, imageIndex, type Descriptor, type ImageIndex } from '../image/index.js';
+import { digestHex, type Digest, errnoCode, isGantryError, writeFileAtomic } from '../util/index.js';
 import { withLock } from './lock.js';
 
 export class ReferrersIndex {

@@ -7,14 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Descriptor, ImageIndex } from '../image/types.js';
-import { parseReference, formatReference } from '../image/reference.js';
-import { nameFromAnnotations, namedDescriptor, withoutNames } from '../image/names.js';
-import { errnoCode, GantryError, isGantryError } from '../util/errors.js';
-import { checkDescriptor, imageIndex } from '../image/documents.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { type Descriptor, type ImageIndex, parseReference, formatReference, nameFromAnnotations, namedDescriptor, withoutNames, checkDescriptor, imageIndex } from '../image/index.js';
+import { errnoCode, GantryError, isGantryError, writeFileAtomic, type Digest } from '../util/index.js';
 import { withLock } from './lock.js';
-import type { Digest } from '../util/digest.js';
 
 export interface NamedImage {
   /** Full normalized name, e.g. "docker.io/library/app:1.0"; undefined for an untagged image. */

@@ -5,8 +5,7 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { errnoCode, GantryError, isGantryError, quoteForMessage } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { errnoCode, GantryError, isGantryError, quoteForMessage, writeFileAtomic } from '../util/index.js';
 import { ContentStore } from './content.js';
 import { ImageRefs } from './refs.js';
 import { ReferrersIndex } from './referrers.js';
@@ -71,6 +70,10 @@ export class Store {
   readonly contextCacheDir: string;
   readonly tmpDir: string;
   readonly locksDir: string;
+  /** Persistent directories of RUN --mount=type=cache. */
+  readonly cacheMountsDir: string;
+  /** The container runtime's state and the bundles of running containers. */
+  readonly runtimeDirs: { stateDir: string; bundlesDir: string };
 
   private constructor(readonly root: string) {
     this.content = new ContentStore(root);
@@ -81,6 +84,8 @@ export class Store {
     this.contextCacheDir = join(root, 'context');
     this.tmpDir = join(root, 'tmp');
     this.locksDir = join(root, 'locks');
+    this.cacheMountsDir = join(root, 'cache-mounts');
+    this.runtimeDirs = { stateDir: join(root, 'runtime'), bundlesDir: join(root, 'runtime-bundles') };
   }
 
   static async open(root: string): Promise<Store> {

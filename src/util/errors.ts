@@ -10,7 +10,7 @@ export interface SourceLocation {
   line: number;
   /** 1-based column of the offending text. */
   column: number;
-  /** The full source line, quoted under the message with a caret under `column`. */
+  /** The source line, quoted under the message (a window of it when long) with a caret under `column`. */
   lineText?: string;
   /** Length of the offending text, for a caret run (default 1). */
   length?: number;
@@ -37,20 +37,68 @@ export class GantryError extends Error {
   }
 }
 
+/** How many characters of a source line an error quotes: a window around the column, terminal-friendly. */
+export const QUOTED_LINE_WIDTH = 160;
+
+/** Messages and hints longer than this lose their middle (user text such as a huge word can end up in them). */
+const MESSAGE_LENGTH = 4000;
+
 /** `file:line:col: message`, the quoted line with a caret, then `hint: ...`. */
 export function formatGantryError(err: GantryError): string {
   const lines: string[] = [];
   const loc = err.location;
-  lines.push(loc ? `${loc.file}:${loc.line}:${loc.column}: ${err.message}` : err.message);
+  const message = printable(elide(err.message, MESSAGE_LENGTH));
+  lines.push(loc ? `${loc.file}:${loc.line}:${loc.column}: ${message}` : message);
   if (loc?.lineText !== undefined) {
-    const text = loc.lineText.replace(/\t/g, ' ');
+    const { text, caretAt, caretLength } = lineWindow(loc.lineText, loc.column, loc.length ?? 1);
     lines.push(`  ${loc.line} | ${text}`);
     const gutter = ' '.repeat(String(loc.line).length);
-    const caret = '^'.repeat(Math.max(1, loc.length ?? 1));
-    lines.push(`  ${gutter} | ${' '.repeat(Math.max(0, loc.column - 1))}${caret}`);
+    lines.push(`  ${gutter} | ${' '.repeat(caretAt)}${'^'.repeat(caretLength)}`);
   }
-  if (err.hint) lines.push(`hint: ${err.hint}`);
+  if (err.hint) lines.push(`hint: ${printable(elide(err.hint, MESSAGE_LENGTH))}`);
   return lines.join('\n');
+}
+
+/**
+ * The part of a source line to quote: all of it when it fits QUOTED_LINE_WIDTH, else a window around
+ * the 1-based `column` with `…` where text was cut. Tabs and control characters become one printable
+ * character each, so the caret stays under the text and the line cannot drive the terminal.
+ */
+function lineWindow(lineText: string, column: number, length: number): { text: string; caretAt: number; caretLength: number } {
+  const line = lineText.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+  const at = Math.min(Math.max(0, column - 1), line.length);
+  if (line.length <= QUOTED_LINE_WIDTH) return { text: line, caretAt: at, caretLength: Math.max(1, length) };
+  // Keep some context before the column; the rest of the window shows the offending text.
+  let start = Math.max(0, Math.min(at - Math.floor(QUOTED_LINE_WIDTH / 4), line.length - QUOTED_LINE_WIDTH));
+  let end = Math.min(line.length, start + QUOTED_LINE_WIDTH);
+  // Never split a surrogate pair.
+  if (start > 0 && isLowSurrogate(line.charCodeAt(start))) start++;
+  if (end < line.length && isLowSurrogate(line.charCodeAt(end))) end--;
+  const before = start > 0 ? '…' : '';
+  const after = end < line.length ? '…' : '';
+  const caretAt = before.length + at - start;
+  const caretLength = Math.max(1, Math.min(length, end - at));
+  return { text: `${before}${line.slice(start, end)}${after}`, caretAt, caretLength };
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/** C0 controls but tab and newline, DEL, and C1 controls. */
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Text with control characters (an escape sequence in a Dockerfile, say) made visible. */
+function printable(text: string): string {
+  return text.replace(CONTROL_CHARS, '\ufffd');
+}
+
+/** `text` cut to about `max` characters by replacing its middle with `…`. */
+export function elide(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  const tail = max - 1 - head;
+  return `${text.slice(0, head)}…${tail > 0 ? text.slice(text.length - tail) : ''}`;
 }
 
 export function isGantryError(err: unknown): err is GantryError {

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+import { isPidAlive } from './process.js';
 
 /** A unique sibling path for a temporary file that will be renamed over `path`. */
 export function tempSibling(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Whether `name` is a tempSibling of a process that no longer exists (a write it was killed in). */
+export function isDeadTempSibling(name: string): boolean {
+  const pid = Number(/^\.tmp-.+-(\d+)-[0-9a-f]{12}$/.exec(name)?.[1]);
+  return Number.isInteger(pid) && pid > 0 && !isPidAlive(pid);
 }
 
 export interface AtomicWriteOptions {

@@ -1,5 +1,7 @@
 /** Running system tools (mount, cp, tar, getfattr, ...) to completion, with their failures as GantryErrors. */
 import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { errnoCode, GantryError, machineError } from './errors.js';
 
 export interface ToolOptions {
@@ -61,4 +63,18 @@ export async function runTool(command: string, args: string[], what: string, opt
   const failure = MACHINE_FAILURES.find(([text]) => result.stderr.includes(text));
   const explained = failure && machineError(Object.assign(new Error(`${command}: ${result.stderr}`), { code: failure[1], path: what }));
   throw explained ?? new GantryError(`${what}: ${command} failed: ${result.stderr || `exit status ${result.code}`}`);
+}
+
+/** The executable `name` names: a path as it is, else the first match on PATH; undefined when there is none. */
+export async function findExecutable(name: string): Promise<string | undefined> {
+  const candidates = isAbsolute(name) || name.includes('/') ? [name] : (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((dir) => join(dir, name));
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // try the next directory
+    }
+  }
+  return undefined;
 }

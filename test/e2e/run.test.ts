@@ -33,7 +33,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
         'ARG UNSET',
         'ENV FROM_ENV=env-value',
         'WORKDIR /work/dir',
-        'RUN mkdir /report && env > /report/env && pwd > /report/pwd && hostname > /report/hostname && cat /etc/hosts > /report/hosts && cat /proc/mounts > /report/mounts && id > /report/id-root && touch /dev/shm/probe && ls /proc/self/ > /report/proc && cat /proc/net/dev > /report/netdev-host',
+        'RUN mkdir /report && env > /report/env && pwd > /report/pwd && hostname > /report/hostname && cat /etc/hosts > /report/hosts && cat /proc/mounts > /report/mounts && id > /report/id-root && touch /dev/shm/probe && ls /proc/self/ > /report/proc && cat /proc/net/dev > /report/netdev-default',
         'USER nobody',
         'RUN id > /tmp/id-nobody',
         'USER operator:wheel',
@@ -169,7 +169,7 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
     assert.ok(names.includes('etc/passwd') && names.includes('etc/group') && names.includes('home/appuser/'), names.join(' '));
   });
 
-  it('uses the host network by default and none on request (with --runtime given as a path)', async () => {
+  it('uses the sandbox network by default, none on request, and the host network with --network host (a path as --runtime)', async () => {
     const interfaces = (text: string) =>
       text
         .split('\n')
@@ -177,13 +177,16 @@ describe('RUN', { skip: !isRoot && 'needs root (runc, overlay mounts)' }, () => 
         .map((line) => line.split(':')[0]!.trim())
         .filter(Boolean)
         .sort();
-    const host = interfaces(await readFile('/proc/net/dev', 'utf8'));
-    assert.deepEqual(interfaces(await report('netdev-host')), host);
+    assert.deepEqual(interfaces(await report('netdev-default')), ['lo', 'tap0'], 'a namespace of its own, with slirp4netns\'s tap0');
     assert.deepEqual(interfaces(await report('netdev-none')), ['lo']);
-    const none = await writeTree(join(t.work, 'none'), { Dockerfile: 'FROM busybox:latest\nRUN cat /proc/net/dev > /netdev\n' });
+    const netdev = await writeTree(join(t.work, 'netdev'), { Dockerfile: 'FROM busybox:latest\nRUN cat /proc/net/dev > /netdev\n' });
     const runc = (await execFileAsync('sh', ['-c', 'command -v runc'])).stdout.trim();
-    await build(t.root, none, ['-t', 'none:1', '--network', 'none', '--runtime', runc]);
+    await build(t.root, netdev, ['-t', 'none:1', '--network', 'none', '--runtime', runc]);
     const noneRootfs = await umociUnpack(t.root, 'none:1', join(t.work, 'none-bundle'));
     assert.deepEqual(interfaces(await readFile(join(noneRootfs, 'netdev'), 'utf8')), ['lo']);
+    // --network host is itself the grant for network.host, as in buildx.
+    await build(t.root, netdev, ['-t', 'host:1', '--network', 'host']);
+    const hostRootfs = await umociUnpack(t.root, 'host:1', join(t.work, 'host-bundle'));
+    assert.deepEqual(interfaces(await readFile(join(hostRootfs, 'netdev'), 'utf8')), interfaces(await readFile('/proc/net/dev', 'utf8')));
   });
 });

@@ -186,6 +186,21 @@ describe('concurrent and interrupted builds', { skip: !isRoot && 'needs root (ru
     }
   });
 
+  it('the temporary file of an atomic write a killed process left is removed by prune, a live one’s kept', async () => {
+    const dead = await deadPid();
+    const leftovers = [join(t.root, `.tmp-index.json-${dead}-0123456789ab`), join(t.root, 'cache', 'records', `.tmp-${'a'.repeat(64)}.json-${dead}-ba9876543210`)];
+    const live = join(t.root, `.tmp-index.json-${process.pid}-aaaaaaaaaaaa`);
+    await mkdir(join(t.root, 'cache', 'records'), { recursive: true });
+    for (const path of [...leftovers, live]) await writeFile(path, '{"half":');
+    try {
+      await gantryOk(t.root, ['prune', '--keep-cache']);
+      for (const path of leftovers) await assert.rejects(readFile(path), /ENOENT/, `${path} is removed`);
+      assert.equal(await readFile(live, 'utf8'), '{"half":');
+    } finally {
+      await rm(live, { force: true });
+    }
+  });
+
   it('an overlay probe left mounted by a killed process is unmounted and removed', async () => {
     const probe = join(t.root, 'snapshots', `probe-${await deadPid()}-0123abcd`);
     for (const dir of ['lower', 'upper', 'work', 'merged']) await mkdir(join(probe, dir), { recursive: true });

@@ -4,7 +4,7 @@ import { cp, mkdir, readFile, readdir, rm, truncate, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { loadArchive, saveImages } from '../../src/image/archive-store.js';
+import { loadArchive, saveImages } from '../../src/app/archives.js';
 import type { ImageManifest } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { sha256, type Digest } from '../../src/util/digest.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadArchive, saveImages } from '../../src/image/archive-store.js';
+import { loadArchive, saveImages } from '../../src/app/archives.js';
 import type { ImageConfig, ImageManifest } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { isRoot } from '../helpers/gantry.js';

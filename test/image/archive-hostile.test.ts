@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pack } from 'tar-stream';
-import { loadArchive } from '../../src/image/archive-store.js';
+import { loadArchive } from '../../src/app/archives.js';
 import { MediaType, type Descriptor } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { sha256 } from '../../src/util/digest.js';

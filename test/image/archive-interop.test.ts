@@ -6,7 +6,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { loadArchive, saveImages } from '../../src/image/archive-store.js';
+import { loadArchive, saveImages } from '../../src/app/archives.js';
 import { MediaType, type ImageConfig, type ImageIndex, type ImageManifest } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { sha256, type Digest } from '../../src/util/digest.js';

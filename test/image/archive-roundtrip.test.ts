@@ -4,7 +4,7 @@ import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { loadArchive, saveImages, writeImageOutput } from '../../src/image/archive-store.js';
+import { loadArchive, saveImages, writeImageOutput } from '../../src/app/archives.js';
 import { Annotation, MediaType, type ImageIndex, type ImageManifest } from '../../src/image/types.js';
 import type { Store } from '../../src/store/store.js';
 import { GantryError } from '../../src/util/errors.js';

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Descriptor, ImageManifest } from '../../src/image/types.js';
-import { closeRegistrySession, fetchManifest, pullImage, pushImage, RegistryError, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
+import { closeRegistrySession, fetchManifest, RegistryError, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
+import { pullImage, pushImage } from '../../src/app/registry-use-cases.js';
 import type { Store } from '../../src/store/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';

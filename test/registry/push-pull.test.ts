@@ -7,20 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MediaType, type Descriptor, type ImageIndex, type ImageManifest } from '../../src/image/types.js';
 import { findLocalImage } from '../../src/store/images.js';
-import {
-  closeRegistrySession,
-  createManifestList,
-  fetchManifest,
-  listReferrers,
-  pullArtifact,
-  pullImage,
-  pushArtifact,
-  pushImage,
-  resolveRemote,
-  writeArtifact,
-  type RegistryOptions,
-  type RegistryProgressEvent,
-} from '../../src/registry/index.js';
+import { closeRegistrySession, createManifestList, fetchManifest, listReferrers, resolveRemote, type RegistryOptions, type RegistryProgressEvent } from '../../src/registry/index.js';
+import { pullArtifact, pullImage, pushArtifact, pushImage } from '../../src/app/registry-use-cases.js';
+import { writeArtifact } from '../../src/store/index.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { noise, storeContents, tempStores, writeImage, writeIndex } from './helpers/images.js';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseOutputSpec } from '../../src/solver/outputs.js';
-import { parseCacheSpec } from '../../src/solver/cache-transfer.js';
+import { parseOutputSpec } from '../../src/app/outputs.js';
+import { parseCacheSpec } from '../../src/app/cache-transfer.js';
 import { imageConfigFor } from '../../src/solver/image-commit.js';
 import { stepKey, baseImageKey } from '../../src/solver/cache-key.js';
 import { chainIdOf } from '../../src/image/chain-id.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadArchive, saveImages } from '../../src/image/archive-store.js';
+import { loadArchive, saveImages } from '../../src/app/archives.js';
 import type { Descriptor } from '../../src/image/types.js';
 import { writeArtifact } from '../../src/store/artifacts.js';
 import { prune } from '../../src/store/gc.js';

@@ -1,22 +1,14 @@
 import { Option, type Command } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { checkDockerfile } from '../../frontend/index.js';
-import { formatPlatform, hostPlatform, parsePlatformFlag } from '../../image/platform.js';
-import { normalizeReference } from '../../image/reference.js';
-import { createProgressSink, type ProgressMode } from '../../progress/renderers.js';
-import { Progress } from '../../progress/events.js';
-import { build } from '../../solver/build.js';
-import { BaseImages, type RemoteResolver } from '../../solver/base-images.js';
-import type { RegistryOptions } from '../../registry/index.js';
-import { parseOutputSpec } from '../../solver/outputs.js';
-import { parseCacheSpec } from '../../solver/cache-transfer.js';
-import type { SecretSource } from '../../solver/exec-context.js';
-import { readImage } from '../../store/images.js';
-import { GantryError } from '../../util/errors.js';
+import { buildImage, checkBuild, dockerfileTooLarge, MAX_DOCKERFILE_BYTES, parseCacheSpec, parseOutputSpec, type SecretSource, type StepReport } from '../../app/index.js';
+import { formatPlatform, hostPlatform, normalizeReference, parsePlatformFlag } from '../../image/index.js';
+import { createProgressSink, Progress, type ProgressMode } from '../../progress/index.js';
+import { GantryError, parseKeyValueList, splitKeyValue } from '../../util/index.js';
+import { readGantryConfig } from '../config-file.js';
 import { collect, formatTable, type CliContext } from '../context.js';
-import { closeRegistrySessionIfLoaded, loadRegistry, registryOptions } from '../registry-options.js';
-import { splitKeyValue } from './registry.js';
+import { grantedEntitlements } from '../entitlement-flags.js';
+import { registryOptions } from '../registry-options.js';
 
 interface BuildFlags {
   file?: string;
@@ -25,6 +17,7 @@ interface BuildFlags {
   target?: string;
   label: string[];
   network: string;
+  allow: string[];
   runtime: string;
   output: string[];
   progress: string;
@@ -53,7 +46,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--build-arg <key=value>', 'set a build argument; KEY alone takes it from the environment (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage')
     .option('--label <key=value>', 'add an image label (repeatable)', collect, [])
-    .option('--network <mode>', 'network for RUN steps: default (host), host or none', 'default')
+    .option('--network <mode>', "network for RUN steps: default (a namespace of their own with outbound access through slirp4netns), host (the host's; grants network.host) or none", 'default')
+    .option('--allow <entitlements>', 'grant RUN steps network.host (RUN --network=host) or security.insecure (RUN --security=insecure); comma-separated, repeatable', collect, [])
     .option('--runtime <runtime>', 'OCI runtime: runc, crun or a path', 'runc')
     .option('-o, --output <spec>', 'type=oci|docker|local|tar,dest=PATH (repeatable; the image is always stored too)', collect, [])
     .option('--progress <mode>', 'auto, tty, plain, json or quiet', 'auto')
@@ -71,7 +65,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--cache-to <spec>', 'export build cache: type=local,dest=DIR or type=registry,ref=REF [,mode=min|max]')
     .option('--insecure-registry <host>', 'allow plain HTTP or an untrusted certificate for this registry (repeatable)', collect, [])
     .action(async (contextArg: string, flags: BuildFlags) => {
-      const store = await ctx.openStore();
       const contextDir = resolve(contextArg);
       const contextStat = await stat(contextDir).catch(() => undefined);
       if (!contextStat?.isDirectory()) {
@@ -80,34 +73,14 @@ export function register(program: Command, ctx: CliContext): void {
       const dockerfile = await readDockerfile(contextDir, flags.file);
       const buildArgs = parseBuildArgs(flags.buildArg);
       const platforms = flags.platform ? [...new Map(flags.platform.split(',').map((p) => parsePlatformFlag(p)).map((p) => [formatPlatform(p), p])).values()] : [hostPlatform()];
-      const platform = platforms[0];
       const sourceDateEpoch = parseEpoch(buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
 
       if (flags.check) {
-        // Base images are resolved as a build would (local store, then registry) so that checks using
-        // their config run; one that cannot be resolved is reported and the other checks still run.
-        const checkRegistry = registryOptions(flags.insecureRegistry);
-        const baseImages = new BaseImages(store, { pull: false, resolveRemote: remoteResolver(checkRegistry), progress: new Progress(createProgressSink('quiet')) });
-        const unresolved: string[] = [];
-        const result = await checkDockerfile(dockerfile.text, {
-          file: dockerfile.displayName,
-          buildArgs,
-          target: flags.target,
-          targetPlatform: platform,
-          buildPlatform: hostPlatform(),
-          resolveImage: async (ref, wanted) => {
-            try {
-              return await baseImages.resolve(ref, wanted);
-            } catch (err) {
-              unresolved.push(`${ref}: ${(err as Error).message.split('\n')[0]}`);
-              return { ref, digest: '', platform: wanted, config: {} };
-            }
-          },
-        }).finally(() => closeRegistrySessionIfLoaded(checkRegistry));
+        const result = await checkBuild(ctx.store(), { dockerfile, buildArgs, target: flags.target, platforms, registry: registryOptions(flags.insecureRegistry) });
         for (const w of result.warnings) {
           ctx.out(`${w.level === 'error' ? 'ERROR' : 'WARNING'}: ${w.rule} - ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.detail}\n  ${w.url}\n`);
         }
-        for (const note of unresolved) ctx.out(`NOTE: base image ${note} (checks that read its config were skipped)\n`);
+        for (const note of result.unresolved) ctx.out(`NOTE: base image ${note} (checks that read its config were skipped)\n`);
         if (result.error) throw result.error;
         ctx.out(result.warnings.length === 0 ? 'Check complete, no warnings found.\n' : `Check complete, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'} found.\n`);
         if (result.failed) process.exitCode = 1;
@@ -118,28 +91,27 @@ export function register(program: Command, ctx: CliContext): void {
       if (!['auto', 'tty', 'plain', 'json', 'quiet'].includes(progressMode)) {
         throw new GantryError(`--progress ${flags.progress} is not a progress mode`, { hint: 'use auto, tty, plain, json or quiet' });
       }
-      if (!['default', 'host', 'none'].includes(flags.network)) {
-        throw new GantryError(`--network ${flags.network} is not supported`, { hint: 'use default (host), host or none' });
+      if (flags.network !== 'default' && flags.network !== 'host' && flags.network !== 'none') {
+        throw new GantryError(`--network ${flags.network} is not supported`, { hint: 'use default (the sandbox network), host or none' });
       }
+      const network = flags.network;
+      const entitlements = grantedEntitlements(flags.allow, network, readGantryConfig());
       const tags = flags.tag.map(normalizeReference);
-      if (flags.push && tags.length === 0) throw new GantryError('--push needs at least one -t name to push to');
       const progress = new Progress(createProgressSink(progressMode));
-      const registry = registryOptions(flags.insecureRegistry, (line) => progress.info(line));
-      const resolveRemote = remoteResolver(registry);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const result = await build({
-          store,
+        const result = await buildImage(ctx.store(), {
           contextDir,
           dockerfile,
           buildArgs,
           target: flags.target,
           platforms,
           labels: Object.fromEntries(flags.label.map((l) => splitKeyValue(l, '--label'))),
-          network: flags.network === 'none' ? 'none' : 'host',
+          network,
+          entitlements,
           runtime: flags.runtime,
           noCache: !flags.cache,
           noCacheFilter: flags.noCacheFilter,
@@ -148,18 +120,14 @@ export function register(program: Command, ctx: CliContext): void {
           sshAgents: parseSsh(flags.ssh),
           sourceDateEpoch,
           progress,
-          resolveRemote,
           tags,
           outputs: flags.output.map(parseOutputSpec),
           cacheFrom: flags.cacheFrom.map((spec) => parseCacheSpec(spec, '--cache-from')),
           cacheTo: flags.cacheTo ? parseCacheSpec(flags.cacheTo, '--cache-to') : undefined,
-          registry,
+          push: flags.push ?? false,
+          registry: registryOptions(flags.insecureRegistry, (line) => progress.info(line)),
           signal: abort.signal,
         });
-        if (flags.push) {
-          const { pushImage } = await loadRegistry();
-          for (const tag of tags) await pushImage(store, tag, tag, registry);
-        }
         progress.close();
         if (flags.explain) ctx.err(explainTable(result.report));
         ctx.out(flags.quiet ? `${result.descriptor.digest}\n` : '');
@@ -169,24 +137,50 @@ export function register(program: Command, ctx: CliContext): void {
         progress.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await closeRegistrySessionIfLoaded(registry);
       }
     });
 }
 
 async function readDockerfile(contextDir: string, file: string | undefined): Promise<{ path: string; displayName: string; text: string }> {
   if (file === '-') {
-    let text = '';
-    for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
-    return { path: join(contextDir, 'Dockerfile'), displayName: 'Dockerfile', text };
+    // Bytes are gathered and decoded once, so a character split between chunks survives; reading stops past the limit.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge('Dockerfile');
+      chunks.push(chunk as Buffer);
+    }
+    return { path: join(contextDir, 'Dockerfile'), displayName: 'Dockerfile', text: Buffer.concat(chunks).toString('utf8') };
   }
   const path = file ? resolve(file) : join(contextDir, 'Dockerfile');
+  const rel = relative(process.cwd(), path);
+  const displayName = file ?? (rel.startsWith('..') || isAbsolute(rel) ? path : rel);
+  const unreadable = () =>
+    new GantryError(`cannot read Dockerfile ${path}`, { hint: file ? 'check the -f path' : `put a Dockerfile in ${contextDir} or name one with -f` });
+  // The size is checked before anything is read; the read itself stops past the limit too (a FIFO, a device, a growing file).
+  const stats = await stat(path).catch(() => undefined);
+  if (!stats) throw unreadable();
+  if (stats.size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(displayName, stats.size);
+  let handle: FileHandle | undefined;
   try {
-    const text = await readFile(path, 'utf8');
-    const rel = relative(process.cwd(), path);
-    return { path, displayName: file ?? (rel.startsWith('..') || isAbsolute(rel) ? path : rel), text };
-  } catch {
-    throw new GantryError(`cannot read Dockerfile ${path}`, { hint: file ? 'check the -f path' : `put a Dockerfile in ${contextDir} or name one with -f` });
+    handle = await open(path, 'r');
+    const buffer = Buffer.alloc(Math.min(MAX_DOCKERFILE_BYTES + 1, Math.max(stats.size + 1, 64 * 1024)));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_DOCKERFILE_BYTES) throw dockerfileTooLarge(displayName);
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+    }
+    return { path, displayName, text: Buffer.concat(chunks).toString('utf8') };
+  } catch (err) {
+    if (err instanceof GantryError) throw err;
+    throw unreadable();
+  } finally {
+    await handle?.close();
   }
 }
 
@@ -214,7 +208,7 @@ function parseEpoch(value: string | undefined): number | undefined {
 function parseSecrets(values: string[]): Map<string, SecretSource> {
   const secrets = new Map<string, SecretSource>();
   for (const value of values) {
-    const fields = new Map(value.split(',').map((part) => splitKeyValue(part, '--secret')));
+    const fields = parseKeyValueList(value, '--secret', { known: ['id', 'src', 'source', 'env'], example: 'id=mytoken,src=./token.txt' });
     const id = fields.get('id');
     if (!id) throw new GantryError(`--secret "${value}" needs id=`, { hint: '--secret id=mytoken,src=./token.txt or --secret id=mytoken,env=TOKEN' });
     const src = fields.get('src') ?? fields.get('source');
@@ -237,7 +231,7 @@ function parseSsh(values: string[]): Map<string, string> {
   return agents;
 }
 
-function explainTable(report: { label: string; cached: boolean; seconds: number; cause?: string }[]): string {
+function explainTable(report: StepReport[]): string {
   return formatTable(
     ['STEP', 'RESULT', 'TIME', 'CAUSE'],
     report.map((r) => [r.label, r.cached ? 'hit' : 'miss', `${r.seconds.toFixed(2)}s`, r.cause ?? '']),
@@ -251,14 +245,4 @@ function noCacheFilterOption(): Option {
     .default([]);
   option.negate = false;
   return option;
-}
-
-
-/** FROM pulling through the registry client, loaded on first use. */
-function remoteResolver(registry: RegistryOptions): RemoteResolver {
-  return async (store, ref, wanted) => {
-    const { pullImage } = await loadRegistry();
-    const pulled = await pullImage(store, ref, { ...registry, platform: wanted });
-    return readImage(store, pulled.descriptor, wanted, ref);
-  };
 }

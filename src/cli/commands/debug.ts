@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { dumpDockerfileAst } from '../../frontend/index.js';
-import { GantryError } from '../../util/errors.js';
+import { dumpDockerfileAst } from '../../app/index.js';
+import { GantryError } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {

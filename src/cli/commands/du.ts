@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { dirSize } from '../../store/gc.js';
+import { diskUsage } from '../../app/index.js';
 import { formatTable, humanSize, type CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -8,23 +7,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('du')
     .description('show disk usage of the store')
     .action(async () => {
-      const store = await ctx.openStore();
-      const parts: Array<[string, string]> = [
-        ['blobs (images and cached layers)', join(store.root, 'blobs')],
-        ['snapshots (unpacked layers)', store.snapshotsDir],
-        ['build cache records', store.cacheDir],
-        ['cache mounts (RUN --mount=type=cache)', join(store.root, 'cache-mounts')],
-        ['context stat caches', store.contextCacheDir],
-        ['temporary files', store.tmpDir],
-      ];
-      const rows: string[][] = [];
-      let total = 0;
-      for (const [what, path] of parts) {
-        const size = await dirSize(path);
-        total += size;
-        rows.push([what, humanSize(size)]);
-      }
-      rows.push(['total', humanSize(total)]);
-      ctx.out(formatTable(['WHAT', 'SIZE'], rows));
+      const usage = await diskUsage(ctx.store());
+      const total = usage.reduce((sum, part) => sum + part.bytes, 0);
+      ctx.out(formatTable(['WHAT', 'SIZE'], [...usage.map((part) => [part.what, humanSize(part.bytes)]), ['total', humanSize(total)]]));
     });
 }

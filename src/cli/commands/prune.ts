@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { ContainerRuntime } from '../../exec/runtime.js';
-import { openAllSnapshotters } from '../../snapshot/snapshotter.js';
-import { prune } from '../../store/gc.js';
+import { pruneStore } from '../../app/index.js';
 import { humanSize, type CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -12,14 +9,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep-cache', 'keep the build cache (and the layers it points to)')
     .option('--runtime <runtime>', 'OCI runtime whose containers left by killed builds are removed: runc, crun or a path', 'runc')
     .action(async (opts: { keepCache?: boolean; runtime: string }) => {
-      const session = await ctx.openStoreAlone();
-      const store = session.store;
-      // Containers of killed builds go first: they may still hold the snapshots' mounts. Without the
-      // runtime installed there are none to remove.
-      const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles')).catch(() => undefined);
-      await runtime?.removeStale();
-      const snapshotters = await openAllSnapshotters(store.snapshotsDir);
-      const report = await prune(session, { keepCache: opts.keepCache ?? false, snapshotters });
+      const report = await pruneStore(ctx.store(), { keepCache: opts.keepCache ?? false, runtime: opts.runtime });
       ctx.out(
         `Deleted ${report.untaggedImages} untagged images, ${report.cacheRecords} cache records, ${report.blobs} blobs, ${report.snapshots} snapshots, ${report.stepInputs} step input records\n` +
           `Total reclaimed space: ${humanSize(report.bytes)}\n`,

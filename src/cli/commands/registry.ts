@@ -1,13 +1,10 @@
 /** pull, push, login, logout and manifest: moving images through registries. */
 import type { Command } from 'commander';
-import { MAX_MANIFEST_BYTES, parseJsonDocument } from '../../image/documents.js';
-import { parsePlatformFlag } from '../../image/platform.js';
-import { familiarReference, normalizeReference, parseReference } from '../../image/reference.js';
-import { createLocalIndex } from '../../store/images.js';
-import { GantryError } from '../../util/errors.js';
+import { closeRegistryIfLoaded, loadRegistryUseCases } from '../../app/index.js';
+import { familiarReference, parsePlatformFlag, parseReference } from '../../image/index.js';
+import { GantryError, splitKeyValue } from '../../util/index.js';
 import { collect, type CliContext } from '../context.js';
-import { loadRegistry, registryOptions } from '../registry-options.js';
-import { unpackForThisMachine } from '../unpack.js';
+import { registryOptions } from '../registry-options.js';
 
 const insecureHelp = 'allow plain HTTP or an untrusted certificate for this registry (repeatable)';
 
@@ -23,15 +20,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the digest')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (reference: string, opts: { platform?: string; allPlatforms?: boolean; quiet?: boolean; insecureRegistry: string[] }) => {
-      const { pullImage, closeRegistrySession } = await loadRegistry();
-      const store = await ctx.openStore();
+      const { pull } = await loadRegistryUseCases();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
       try {
-        const result = await pullImage(store, reference, { ...options, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined, allPlatforms: opts.allPlatforms });
-        await unpackForThisMachine(store, result.descriptor, ctx);
+        const result = await pull(ctx.store(), { reference, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined, allPlatforms: opts.allPlatforms }, options, (message) => ctx.err(`warning: ${message}\n`));
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `Digest: ${result.remoteDigest}\nStatus: downloaded ${familiarReference(parseReference(reference))}\n`);
       } finally {
-        await closeRegistrySession(options);
+        await closeRegistryIfLoaded(options);
       }
     });
 
@@ -43,14 +38,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the digest')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (image: string, reference: string | undefined, opts: { quiet?: boolean; insecureRegistry: string[] }) => {
-      const { pushImage, closeRegistrySession } = await loadRegistry();
-      const store = await ctx.openStore();
+      const { push } = await loadRegistryUseCases();
       const options = registryOptions(opts.insecureRegistry, opts.quiet ? undefined : log);
       try {
-        const result = await pushImage(store, image, reference ?? image, options);
+        const result = await push(ctx.store(), image, reference ?? image, options);
         ctx.out(opts.quiet ? `${result.descriptor.digest}\n` : `pushed ${result.reference}: digest: ${result.descriptor.digest} size: ${result.descriptor.size}\n`);
       } finally {
-        await closeRegistrySession(options);
+        await closeRegistryIfLoaded(options);
       }
     });
 
@@ -63,7 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; insecureRegistry: string[] }) => {
-      const { login, closeRegistrySession } = await loadRegistry();
+      const { login } = await loadRegistryUseCases();
       if (!opts.username) throw new GantryError('login needs --username', { hint: 'gantry login -u USER --password-stdin REGISTRY' });
       let password = opts.password;
       if (opts.passwordStdin) {
@@ -76,7 +70,7 @@ export function register(program: Command, ctx: CliContext): void {
         const result = await login(registry, opts.username, password, options);
         ctx.out(`Login Succeeded (credentials stored in ${result.storedIn})\n`);
       } finally {
-        await closeRegistrySession(options);
+        await closeRegistryIfLoaded(options);
       }
     });
 
@@ -85,7 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('remove stored credentials for a registry')
     .argument('<registry>')
     .action(async (registry: string) => {
-      const { logout } = await loadRegistry();
+      const { logout } = await loadRegistryUseCases();
       const removed = await logout(registry, registryOptions([]));
       ctx.out(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
     });
@@ -101,19 +95,16 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (target: string, sources: string[], opts: { local?: boolean; annotation: string[]; insecureRegistry: string[] }) => {
       const annotations = Object.fromEntries(opts.annotation.map((a) => splitKeyValue(a, '--annotation')));
+      const { createRemoteIndex, createStoreIndex } = await loadRegistryUseCases();
       if (opts.local) {
-        const store = await ctx.openStore();
-        const descriptor = await createLocalIndex(store, normalizeReference(target), sources, annotations);
-        ctx.out(`${descriptor.digest}\n`);
+        ctx.out(`${(await createStoreIndex(ctx.store(), target, sources, annotations)).digest}\n`);
         return;
       }
-      const { createManifestList, closeRegistrySession } = await loadRegistry();
       const options = registryOptions(opts.insecureRegistry, log);
       try {
-        const result = await createManifestList(sources, target, { ...options, annotations });
-        ctx.out(`${result.descriptor.digest}\n`);
+        ctx.out(`${(await createRemoteIndex(target, sources, annotations, options)).digest}\n`);
       } finally {
-        await closeRegistrySession(options);
+        await closeRegistryIfLoaded(options);
       }
     });
   manifest
@@ -122,23 +113,14 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<reference>')
     .option('--insecure-registry <host>', insecureHelp, collect, [])
     .action(async (reference: string, opts: { insecureRegistry: string[] }) => {
-      const { fetchManifest, closeRegistrySession } = await loadRegistry();
+      const { remoteManifest } = await loadRegistryUseCases();
       const options = registryOptions(opts.insecureRegistry);
       try {
-        const resolved = await fetchManifest(reference, options);
-        // Parsed as any image document is (nesting bounded), since it is written out again.
-        const document = parseJsonDocument(resolved.bytes, `${reference}: ${resolved.descriptor.digest}`, MAX_MANIFEST_BYTES);
-        ctx.out(`${JSON.stringify(document, null, 2)}\n`);
+        ctx.out(`${JSON.stringify(await remoteManifest(reference, options), null, 2)}\n`);
       } finally {
-        await closeRegistrySession(options);
+        await closeRegistryIfLoaded(options);
       }
     });
-}
-
-export function splitKeyValue(text: string, flag: string): [string, string] {
-  const eq = text.indexOf('=');
-  if (eq <= 0) throw new GantryError(`${flag} "${text}" must be KEY=VALUE`);
-  return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
 async function readStdin(): Promise<string> {

@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { ContainerRuntime } from '../../exec/runtime.js';
-import { resolveUser } from '../../exec/users.js';
-import { parsePlatformFlag } from '../../image/platform.js';
-import { openSnapshotter } from '../../snapshot/snapshotter.js';
-import { LayerStore, layerRecords } from '../../solver/layers.js';
-import { findLocalImage } from '../../store/images.js';
-import { GantryError } from '../../util/errors.js';
+import { runImage } from '../../app/index.js';
+import { parsePlatformFlag } from '../../image/index.js';
+import { GantryError } from '../../util/index.js';
 import { collect, type CliContext } from '../context.js';
-import { noSuchImage } from './inspect.js';
 
 interface RunOptions {
   rm?: boolean;
@@ -40,38 +34,17 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.network !== 'host' && opts.network !== 'none') {
         throw new GantryError(`--network ${opts.network} is not supported`, { hint: 'use host or none' });
       }
-      const store = await ctx.openStore();
-      const image = await findLocalImage(store, name, opts.platform ? parsePlatformFlag(opts.platform) : undefined);
-      if (!image) throw noSuchImage(name);
-      const config = image.config.config ?? {};
-      const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (config.Entrypoint ?? []);
-      const cmd = command.length > 0 ? command : opts.entrypoint !== undefined ? [] : (config.Cmd ?? []);
-      const args = [...entrypoint, ...cmd];
-      if (args.length === 0) throw new GantryError(`image ${name} has no command to run`, { hint: 'give a command after the image name' });
-
-      const snapshotter = await openSnapshotter(store.snapshotsDir);
-      await snapshotter.removeStale();
-      const chain = await new LayerStore(store, {}).materialize(snapshotter, layerRecords(image, `image ${name}`));
-      const active = await snapshotter.prepare(chain);
-      try {
-        const rootfs = await active.mount();
-        const user = await resolveUser(rootfs, opts.user ?? config.User ?? '');
-        const runtime = await ContainerRuntime.open(opts.runtime, join(store.root, 'runtime'), join(store.root, 'runtime-bundles'));
-        const env = [...(config.Env ?? []), ...opts.env];
-        if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-        const result = await runtime.run({
-          spec: {
-            rootfs,
-            hostname: 'gantry',
-            hostNetwork: opts.network === 'host',
-            insecure: false,
-            process: { args, env, cwd: opts.workdir ?? (config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-          },
-          onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
-        });
-        process.exitCode = result.exitCode;
-      } finally {
-        await active.remove();
-      }
+      process.exitCode = await runImage(ctx.store(), {
+        image: name,
+        command,
+        env: opts.env,
+        user: opts.user,
+        workdir: opts.workdir,
+        entrypoint: opts.entrypoint,
+        network: opts.network,
+        platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined,
+        runtime: opts.runtime,
+        onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+      });
     });
 }

@@ -1,11 +1,9 @@
 /** save and load: images of the store to and from archives (docker save/load format, or OCI image layouts). */
 import type { Command } from 'commander';
-import { loadArchive, saveImages, type ArchiveFormat } from '../../image/archive-store.js';
-import { parsePlatformFlag } from '../../image/platform.js';
-import { familiarReference, parseReference } from '../../image/reference.js';
-import { GantryError } from '../../util/errors.js';
+import { loadFromArchive, saveToArchive } from '../../app/index.js';
+import { familiarReference, parsePlatformFlag, parseReference } from '../../image/index.js';
+import { GantryError } from '../../util/index.js';
 import type { CliContext } from '../context.js';
-import { unpackForThisMachine } from '../unpack.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -19,8 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.format !== 'docker' && opts.format !== 'oci') {
         throw new GantryError(`--format ${opts.format} is not an archive format`, { hint: 'use docker or oci' });
       }
-      const store = await ctx.openStore();
-      await saveImages(store, names, { format: opts.format as ArchiveFormat, output: opts.output, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined });
+      await saveToArchive(ctx.store(), names, { format: opts.format, output: opts.output, platform: opts.platform ? parsePlatformFlag(opts.platform) : undefined });
     });
 
   program
@@ -32,10 +29,8 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (file: string | undefined, opts: { input?: string; quiet?: boolean }) => {
       const path = file ?? opts.input;
       if (!path) throw new GantryError('load needs an archive', { hint: 'gantry load image.tar (or -i image.tar)' });
-      const store = await ctx.openStore();
-      const result = await loadArchive(store, path);
+      const result = await loadFromArchive(ctx.store(), path, (message) => ctx.err(`warning: ${message}\n`));
       for (const warning of result.warnings) ctx.err(`warning: ${warning}\n`);
-      for (const image of result.images) await unpackForThisMachine(store, image.descriptor, ctx);
       if (opts.quiet) return;
       for (const image of result.images) {
         if (image.names.length === 0) ctx.out(`Loaded image ID: ${image.descriptor.digest}\n`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { handlerStatus, setupBinfmt } from '../../exec/emulation.js';
-import { parsePlatformFlag } from '../../image/platform.js';
+import { handlerStatus, setupBinfmt } from '../../app/index.js';
+import { parsePlatformFlag } from '../../image/index.js';
 import type { CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {

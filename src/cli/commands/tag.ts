@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { normalizeReference } from '../../image/reference.js';
-import { findLocalImage } from '../../store/images.js';
+import { tagImage } from '../../app/index.js';
 import type { CliContext } from '../context.js';
-import { noSuchImage } from './inspect.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -11,10 +9,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<source>', 'existing image name or digest')
     .argument('<target>', 'new name[:tag]')
     .action(async (source: string, target: string) => {
-      const store = await ctx.openStore();
-      const image = await findLocalImage(store, source);
-      if (!image) throw noSuchImage(source);
-      const root = image.index ?? image.descriptor;
-      await store.refs.set(normalizeReference(target), root);
+      await tagImage(ctx.store(), source, target);
     });
 }

@@ -8,9 +8,9 @@
 import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CopyStep } from '../../frontend/plan-types.js';
+import type { CopyStep } from '../../frontend/index.js';
 import { decompressLayer } from '../../image/index.js';
-import { unpackLayer } from '../../snapshot/layer-codec.js';
+import { unpackLayer } from '../../snapshot/index.js';
 import { treeSelector } from '../context-sources.js';
 import type { SelectedSource } from './copy-plan.js';
 

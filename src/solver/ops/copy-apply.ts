@@ -13,9 +13,7 @@
 import { chmodSync, constants, copyFileSync, lchownSync, utimesSync } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { concurrencyLimiter } from '../../util/concurrency.js';
-import { errnoCode, GantryError } from '../../util/errors.js';
-import { resolveInRoot } from '../../util/scoped-path.js';
+import { concurrencyLimiter, errnoCode, GantryError, resolveInRoot } from '../../util/index.js';
 import type { ModeChange, PlacedEntry } from './copy-plan.js';
 
 export interface Ownership {

@@ -5,7 +5,7 @@
  * itself otherwise. (--parents is resolved by the selection: its matches are directories holding the kept parents.)
  */
 import { posix } from 'node:path';
-import { GantryError } from '../../util/errors.js';
+import { GantryError } from '../../util/index.js';
 
 export type CopyEntryType = 'file' | 'dir' | 'symlink';
 

@@ -9,9 +9,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { CopyStep } from '../../frontend/plan-types.js';
-import { GantryError } from '../../util/errors.js';
-import type { Digest } from '../../util/digest.js';
+import type { CopyStep } from '../../frontend/index.js';
+import { GantryError, type Digest } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 import type { SelectedSource } from './copy-plan.js';
 

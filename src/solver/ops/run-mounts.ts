@@ -2,23 +2,25 @@
  * RUN --mount: turns the plan's mounts into runtime-spec mounts, with BuildKit's semantics.
  * bind: a stage/image root (a throwaway writable snapshot, so writes are discarded) or the build
  * context (a private copy of the selected files); cache: a persistent directory in the store, keyed
- * by id, locked for sharing=locked/private; tmpfs; secret: a file or env var from --secret, never in a
- * layer or a cache key; ssh: the agent socket from --ssh. Everything is released by `release()`.
+ * by id, locked for sharing=locked/private; tmpfs; secret: a file or env var from --secret, handed to
+ * the runtime to keep in memory (never on disk, in a layer or in a cache key); ssh: the agent socket
+ * from --ssh. Everything is released by `release()`.
  */
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunMount } from '../../frontend/plan-types.js';
-import type { SpecMount } from '../../exec/spec.js';
-import { acquireLock, withLock, type HeldLock } from '../../store/lock.js';
-import { GantryError } from '../../util/errors.js';
-import { copyTreePreserving } from '../../util/copy-tree.js';
+import type { RunMount } from '../../frontend/index.js';
+import type { SecretFile, SpecMount } from '../../exec/index.js';
+import { acquireLock, withLock, type HeldLock } from '../../store/index.js';
+import { GantryError, copyTreePreserving } from '../../util/index.js';
 import type { ExecContext } from '../exec-context.js';
 
 export interface PreparedMounts {
   mounts: SpecMount[];
-  /** Extra environment (secret env=...; SSH_AUTH_SOCK). */
+  /** Extra environment (SSH_AUTH_SOCK). */
   env: string[];
+  /** Secrets, for the runtime to keep in memory: files, and environment entries (env=...). */
+  secrets: { files: SecretFile[]; env: string[] };
   release(): Promise<void>;
 }
 
@@ -27,9 +29,10 @@ export interface MountSources {
   sourcePath(mount: Extract<RunMount, { type: 'bind' | 'cache' }>): Promise<{ path: string; release(): Promise<void> }>;
 }
 
-export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sources: MountSources, scratchDir: string): Promise<PreparedMounts> {
+export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sources: MountSources): Promise<PreparedMounts> {
   const specMounts: SpecMount[] = [];
   const env: string[] = [];
+  const secrets: PreparedMounts['secrets'] = { files: [], env: [] };
   const releases: Array<() => Promise<void>> = [];
   const release = async () => {
     for (const r of releases.reverse()) await r().catch(() => undefined);
@@ -44,7 +47,7 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
           break;
         }
         case 'cache': {
-          const dir = join(ctx.store.root, 'cache-mounts', createHash('sha256').update(mount.id).digest('hex').slice(0, 32));
+          const dir = join(ctx.store.cacheMountsDir, createHash('sha256').update(mount.id).digest('hex').slice(0, 32));
           if (mount.sharing !== 'shared') {
             const lock: HeldLock = await acquireLock(`${dir}.lock`, 'exclusive');
             releases.push(() => lock.release());
@@ -74,14 +77,9 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
             }
             break;
           }
-          if (mount.env) env.push(`${mount.env}=${value.toString('utf8')}`);
+          if (mount.env) secrets.env.push(`${mount.env}=${value.toString('utf8')}`);
           if (mount.target || !mount.env) {
-            const file = join(scratchDir, `secret-${specMounts.length}`);
-            await writeFile(file, value, { mode: 0o600 });
-            await chown(file, mount.uid, mount.gid);
-            await chmod(file, mount.mode);
-            releases.push(() => rm(file, { force: true }));
-            specMounts.push({ destination: mount.target ?? `/run/secrets/${mount.id}`, type: 'bind', source: file, options: ['rbind', 'ro'] });
+            secrets.files.push({ destination: mount.target ?? `/run/secrets/${mount.id}`, content: value, uid: mount.uid, gid: mount.gid, mode: mount.mode });
           }
           break;
         }
@@ -105,7 +103,7 @@ export async function prepareRunMounts(mounts: RunMount[], ctx: ExecContext, sou
     await release();
     throw err;
   }
-  return { mounts: specMounts, env, release };
+  return { mounts: specMounts, env, secrets, release };
 }
 
 async function readSecret(id: string, ctx: ExecContext): Promise<Buffer | undefined> {

@@ -5,14 +5,12 @@
  */
 import { lstat, mkdir, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import type { RunStep } from '../../frontend/plan-types.js';
-import { resolveUser } from '../../exec/users.js';
-import { RUNTIME_MOUNT_POINTS, type SpecMount } from '../../exec/spec.js';
-import { GantryError } from '../../util/errors.js';
-import { resolveInRoot } from '../../util/scoped-path.js';
-import type { StepProgress } from '../../progress/events.js';
-import type { ExecContext } from '../exec-context.js';
-import type { LayerRecord } from '../../store/cache-records.js';
+import type { RunStep } from '../../frontend/index.js';
+import { resolveUser, RUNTIME_MOUNT_POINTS, withDefaultPath, type NetworkAttachment, type SpecMount } from '../../exec/index.js';
+import { GantryError, resolveInRoot } from '../../util/index.js';
+import type { StepProgress } from '../../progress/index.js';
+import { runNetwork, type ExecContext } from '../exec-context.js';
+import type { LayerRecord } from '../../store/index.js';
 import type { StageState } from '../state.js';
 import { prepareRunMounts, type MountSources } from './run-mounts.js';
 
@@ -34,11 +32,11 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
     const rootfs = await active.mount();
     const user = await resolveUser(rootfs, step.user);
     const workdir = step.workdir || '/';
-    const prepared = await prepareRunMounts(step.mounts, ctx, sources, scratch);
+    const prepared = await prepareRunMounts(step.mounts, ctx, sources);
     let missing: string[];
     let stubParents: DirTimes[];
     try {
-      const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination)];
+      const mountTargets = [...RUNTIME_MOUNT_POINTS, ...ETC_MOUNT_POINTS, ...prepared.mounts.map((m) => m.destination), ...prepared.secrets.files.map((f) => f.destination)];
       if (step.files.length > 0) mountTargets.push('/dev/pipes');
       missing = await missingPaths(rootfs, mountTargets);
       stubParents = await parentTimes(rootfs, missing);
@@ -49,7 +47,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
         spec: {
           rootfs,
           hostname: BUILD_HOSTNAME,
-          hostNetwork: (step.network === 'default' ? ctx.network : step.network) !== 'none',
+          network: await networkAttachment(step, ctx),
           insecure: step.security === 'insecure',
           process: {
             args: step.args,
@@ -61,6 +59,7 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
           },
           mounts: [...pipeMounts, ...prepared.mounts],
         },
+        secrets: prepared.secrets,
         onOutput: (chunk, stream) => progress.log(stream, chunk.toString('utf8')),
         signal: ctx.signal,
       });
@@ -79,6 +78,17 @@ export async function executeRun(step: RunStep, parent: StageState, ctx: ExecCon
   }
 }
 
+async function networkAttachment(step: RunStep, ctx: ExecContext): Promise<NetworkAttachment> {
+  switch (runNetwork(step, ctx.network)) {
+    case 'host':
+      return { kind: 'host' };
+    case 'none':
+      return { kind: 'loopback' };
+    case 'default':
+      return ctx.sandboxNetwork();
+  }
+}
+
 function runFailed(step: RunStep, exitCode: number, tail: string[]): GantryError {
   const command = step.args.join(' ');
   const output = tail.length > 0 ? `\n${tail.map((l) => `  > ${l}`).join('\n')}` : '\n  (no output)';
@@ -88,12 +98,6 @@ function runFailed(step: RunStep, exitCode: number, tail: string[]): GantryError
   });
 }
 
-/** Docker's default PATH when the image sets none. */
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-function withDefaultPath(env: string[]): string[] {
-  return env.some((e) => e.startsWith('PATH=')) ? env : [DEFAULT_PATH, ...env];
-}
 
 /** Heredoc scripts go in a private directory bind-mounted read-only at /dev/pipes. */
 async function writeHeredocFiles(step: RunStep, scratch: string): Promise<SpecMount[]> {

@@ -1,7 +1,7 @@
-/** `gantry images` lists every entry of the store, artifacts among images. */
+/** The images use case lists every entry of the store, artifacts among images. */
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import { listImages } from '../../src/cli/commands/images.js';
+import { listImages } from '../../src/app/images.js';
 import { writeArtifact } from '../../src/store/artifacts.js';
 import { buildImage, newStore } from '../image/archive-fixtures.js';
 
@@ -16,7 +16,7 @@ it('lists a named artifact with its type, beside the images, instead of failing 
   await buildImage(store, { name: 'docker.io/library/app:1' });
   const artifact = await writeArtifact(store, { artifactType: 'application/vnd.example.signature', layers: [{ mediaType: 'text/plain', data: 'signed' }] });
   await store.refs.set('docker.io/library/sig:1', artifact);
-  const rows = await listImages(store);
+  const rows = await listImages({ root: store.root });
   assert.deepEqual(
     rows.map((row) => [row.repository, row.tag, row.platforms]),
     [

@@ -1,7 +1,7 @@
 /**
  * Image archives and the local store: `save` (images of the store into an OCI layout or a docker
  * archive), build outputs of type oci and docker (the same sinks, for one built image), and `load`
- * (any archive into the store).
+ * (any archive into the store); the use cases hold a session, the functions under them take a store.
  *
  * A load is all or nothing: content is copied into a private staging area of the store (every blob
  * verified against its digest on the way), and only once every image is complete are the blobs moved
@@ -9,33 +9,11 @@
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContentStore } from '../store/content.js';
-import { StoreImageIO, choosePlatformManifest, findLocalImage } from '../store/images.js';
-import type { NamedImage } from '../store/refs.js';
-import type { Store } from '../store/store.js';
-import { GantryError, errnoCode, quoteForMessage } from '../util/errors.js';
-import { pathExists } from '../util/fs.js';
-import { openArchiveFiles, type ArchiveFiles } from './archive-files.js';
-import { DirectoryArchiveWriter, TarArchiveWriter } from './archive-writer.js';
-import { copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource } from './copy.js';
-import { MAX_MANIFEST_BYTES, parseManifestOrIndex } from './documents.js';
-import { checkImages, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf } from './graph.js';
-import {
-  DOCKER_MANIFEST_FILE,
-  DockerArchiveSink,
-  DockerArchiveSource,
-  checkDockerLoadable,
-  dockerItemConfigDigest,
-  dockerItemNames,
-  multiPlatformError,
-  readDockerManifest,
-  type DockerManifestItem,
-} from './docker-archive.js';
-import { INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage } from './layout.js';
-import { formatPlatform, platformMatches } from './platform.js';
-import { familiarReference, parseReference } from './reference.js';
-import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from './types.js';
-import type { Digest } from '../util/digest.js';
+import { ContentStore, StoreImageIO, findLocalImage, type NamedImage, type Store } from '../store/index.js';
+import { GantryError, errnoCode, quoteForMessage, pathExists, type Digest } from '../util/index.js';
+import { openArchiveFiles, type ArchiveFiles, DirectoryArchiveWriter, TarArchiveWriter, copyImage, type BlobStream, type CopyProgress, type ImageSink, type ImageSource, MAX_MANIFEST_BYTES, parseManifestOrIndex, checkImages, choosePlatformManifest, configPlatform, platformImages, readImageConfig, readIndex, readManifest, referrerDescriptor, subjectOf, DOCKER_MANIFEST_FILE, DockerArchiveSink, DockerArchiveSource, checkDockerLoadable, dockerItemConfigDigest, dockerItemNames, multiPlatformError, readDockerManifest, type DockerManifestItem, INDEX_FILE, OciLayoutSink, OciLayoutSource, existingLayoutIndex, type ArchiveImage, formatPlatform, platformMatches, familiarReference, parseReference, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex, type Platform } from '../image/index.js';
+import { withStore, type StoreAccess } from './session.js';
+import { unpackForThisMachine } from './unpack.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
@@ -367,4 +345,18 @@ class StagingSink implements ImageSink {
       return next;
     });
   }
+}
+
+/** `save`: images of the store written to an archive, in a session. */
+export async function saveToArchive(access: StoreAccess, names: string[], options: SaveOptions): Promise<SavedImage[]> {
+  return withStore(access, (store) => saveImages(store, names, options));
+}
+
+/** `load`: every image of an archive into the store, then unpacked for this machine (a failure there is only a warning). */
+export async function loadFromArchive(access: StoreAccess, path: string, warn: (message: string) => void): Promise<LoadResult> {
+  return withStore(access, async (store) => {
+    const result = await loadArchive(store, path);
+    for (const image of result.images) await unpackForThisMachine(store, image.descriptor, warn);
+    return result;
+  });
 }

@@ -4,16 +4,12 @@
  */
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { writeImageOutput } from '../image/archive-store.js';
-import type { Descriptor } from '../image/types.js';
-import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { Store } from '../store/store.js';
-import { copyTreePreserving } from '../util/copy-tree.js';
-import { GantryError } from '../util/errors.js';
-import { pathExists, tempSibling } from '../util/fs.js';
-import { runTool } from '../util/run-tool.js';
-import type { LayerRecord } from '../store/cache-records.js';
-import type { LayerStore } from './layers.js';
+import { writeImageOutput } from './archives.js';
+import type { Descriptor } from '../image/index.js';
+import type { Snapshotter } from '../snapshot/index.js';
+import type { Store, LayerRecord } from '../store/index.js';
+import { copyTreePreserving, GantryError, pathExists, tempSibling, runTool, parseKeyValueList } from '../util/index.js';
+import type { LayerStore } from '../solver/index.js';
 
 export type OutputSpec =
   | { type: 'image' }
@@ -23,17 +19,9 @@ export type OutputSpec =
 /** Parses `type=oci,dest=out.tar`, `type=local,dest=dir`, or a bare path (type=local). */
 export function parseOutputSpec(text: string): OutputSpec {
   if (!text.includes('=')) return { type: 'local', dest: text };
-  const fields = new Map<string, string>();
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new GantryError(`--output "${text}": "${part}" is not key=value`, { hint: 'e.g. --output type=oci,dest=image.tar' });
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
+  const fields = parseKeyValueList(text, '--output', { known: ['type', 'dest'], example: 'type=oci,dest=image.tar' });
   const type = fields.get('type') ?? 'local';
   const dest = fields.get('dest');
-  for (const key of fields.keys()) {
-    if (key !== 'type' && key !== 'dest') throw new GantryError(`--output: option "${key}" is not supported`, { hint: 'outputs take type= and dest=' });
-  }
   if (type === 'image') return { type: 'image' };
   if (type === 'oci' || type === 'docker' || type === 'local' || type === 'tar') {
     if (!dest) throw new GantryError(`--output type=${type} needs dest=PATH`);

@@ -8,22 +8,11 @@
 import { rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join, resolve } from 'node:path';
-import { copyImage } from '../image/copy.js';
-import { openArchiveFiles } from '../image/archive-files.js';
-import { uncompressedDigest } from '../image/decompress.js';
-import { DirectoryArchiveWriter } from '../image/archive-writer.js';
-import { OciLayoutSink, OciLayoutSource } from '../image/layout.js';
-import type { Descriptor, ImageManifest } from '../image/types.js';
-import { checkDescriptor, parseJsonDocument } from '../image/documents.js';
-import { readManifest } from '../image/graph.js';
-import { checkDigest, type Digest } from '../util/digest.js';
+import { copyImage, openArchiveFiles, uncompressedDigest, DirectoryArchiveWriter, OciLayoutSink, OciLayoutSource, type Descriptor, type ImageManifest, checkDescriptor, parseJsonDocument, readManifest } from '../image/index.js';
+import { checkDigest, type Digest, GantryError, isGantryError, pathExists, parseKeyValueList } from '../util/index.js';
 import type { RegistryOptions } from '../registry/index.js';
-import { writeArtifact } from '../store/artifacts.js';
-import { CacheStore, type CacheRecord } from '../store/cache-records.js';
-import { StoreImageIO } from '../store/images.js';
-import type { Store } from '../store/store.js';
-import { GantryError, isGantryError } from '../util/errors.js';
-import { pathExists } from '../util/fs.js';
+import { writeArtifact, CacheStore, type CacheRecord, StoreImageIO, type Store } from '../store/index.js';
+import { loadRegistryUseCases } from './registry-loader.js';
 
 export const CACHE_ARTIFACT_TYPE = 'application/vnd.gantry.build-cache.v1';
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.gantry.build-cache.config.v1+json';
@@ -41,16 +30,9 @@ interface CacheDocument {
 
 /** Parses `type=local,dest=DIR,mode=max` (--cache-to) or `type=registry,ref=REF` (--cache-from). */
 export function parseCacheSpec(text: string, flag: '--cache-to' | '--cache-from'): CacheSpec {
-  const fields = new Map<string, string>();
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new GantryError(`${flag} "${text}": "${part}" is not key=value`, { hint: `e.g. ${flag} type=local,${flag === '--cache-to' ? 'dest' : 'src'}=.cache` });
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
+  const fields = parseKeyValueList(text, flag, { known: ['type', 'mode', 'dest', 'src', 'ref'], example: `type=local,${flag === '--cache-to' ? 'dest' : 'src'}=.cache` });
   const mode = fields.get('mode') ?? 'min';
   if (mode !== 'min' && mode !== 'max') throw new GantryError(`${flag}: mode=${mode} is not min or max`);
-  const known = new Set(['type', 'mode', 'dest', 'src', 'ref']);
-  for (const key of fields.keys()) if (!known.has(key)) throw new GantryError(`${flag}: option "${key}" is not supported`, { hint: 'cache options: type, dest/src, ref, mode' });
   switch (fields.get('type')) {
     case 'local': {
       const path = fields.get(flag === '--cache-to' ? 'dest' : 'src');
@@ -79,7 +61,7 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
   });
   if (spec.type === 'registry') {
     // The registry client (and its HTTP stack) loads only when a registry is used.
-    const { pushArtifact } = await import('../registry/index.js');
+    const { pushArtifact } = await loadRegistryUseCases();
     await pushArtifact(store, artifact, spec.ref, registry);
     return;
   }
@@ -108,7 +90,7 @@ export async function exportCache(store: Store, records: CacheRecord[], spec: Ca
 export async function importCache(store: Store, spec: CacheSpec, registry: RegistryOptions): Promise<{ imported: number; refused: number }> {
   let manifest: ImageManifest;
   if (spec.type === 'registry') {
-    const { pullArtifact } = await import('../registry/index.js');
+    const { pullArtifact } = await loadRegistryUseCases();
     const pulled = await pullArtifact(store, spec.ref, registry);
     manifest = pulled.manifest as ImageManifest;
   } else {
